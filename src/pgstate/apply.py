@@ -1,0 +1,301 @@
+"""Carrying out a plan, as the spec's "Applying, in order" says.
+
+1. Preflight: take the advisory lock, introspect, plan (or check a saved plan), record the run.
+2. Clean up INVALID leftovers; build new indexes of tables not rewritten CONCURRENTLY, one by one.
+3. Everything else in one transaction under ``SET LOCAL lock_timeout``; a lock timeout retries it with backoff.
+4. On any failure: roll back, drop what step 2 built, verify the pre-run state, exit 1.
+5. On success: introspect again; the new plan must be empty.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from . import runs
+from .change import Change, Phase
+from .connection import connect
+from .engine import DesiredFiles, Snapshot, plan_for, snapshot
+from .errors import ApplyFailed, ExitCode, PgstateError, Refused
+from .gitinfo import desired_commit
+from .plan import Plan, fingerprint, live_table_digest, step_json
+from .progress import index_build_progress
+from .sqlexec import execute
+
+# One key for every pgstate of every version: two applies on one database never interleave.
+ADVISORY_LOCK_KEY = 0x70677374617465  # "pgstate"
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 8.0
+# Errors that mean "someone else holds what we need, try again later".
+RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    lock_timeout: str = "2s"
+    retries: int = 5
+    wait: bool = False
+    plan_file: Path | None = None
+    show_progress: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    exit_code: ExitCode
+    plan: Plan
+    run_id: int | None
+
+
+Say = Callable[[str], None]
+Confirm = Callable[[Plan, psycopg.Connection[Any]], bool]
+
+
+def apply(url: str, desired: DesiredFiles, options: ApplyOptions, *, say: Say, confirm: Confirm) -> ApplyOutcome:
+    """Apply the desired state; returns the outcome, raises Refused (exit 3) or ApplyFailed (exit 1)."""
+    with connect(url) as control, connect(url) as work:
+        _take_lock(control, wait=options.wait, say=say)
+        try:
+            return _apply_locked(url, control, work, desired, options, say=say, confirm=confirm)
+        finally:
+            with control.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+
+
+def _take_lock(conn: psycopg.Connection[Any], *, wait: bool, say: Say) -> None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        row = cur.fetchone()
+        if row and row[0]:
+            return
+        if not wait:
+            raise Refused(
+                "another pgstate apply is running on this database",
+                hint="wait for it to finish, or pass --wait to queue behind it",
+            )
+        say("another pgstate apply is running; waiting for it to finish (--wait)")
+        cur.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+
+
+def _apply_locked(
+    url: str,
+    control: psycopg.Connection[Any],
+    work: psycopg.Connection[Any],
+    desired: DesiredFiles,
+    options: ApplyOptions,
+    *,
+    say: Say,
+    confirm: Confirm,
+) -> ApplyOutcome:
+    before, plan = plan_for(control, desired, lock_timeout=options.lock_timeout)
+    if options.plan_file is not None:
+        _check_saved_plan(options.plan_file, plan, control)
+    if not plan.has_changes:
+        return ApplyOutcome(ExitCode.OK, plan, None)
+    if not confirm(plan, control):
+        raise Refused("not confirmed; nothing was changed", hint="answer y, or pass --yes")
+
+    runs.ensure_schema(control)
+    runs.mark_interrupted(control)
+    commit, dirty = desired_commit(desired.directory)
+    run_id = runs.start_run(
+        control,
+        fingerprint=plan.fingerprint,
+        plan=plan.to_json(control),
+        pre_state={str(n): live_table_digest(t) for n, t in sorted(before.live.tables.items())},
+        desired_commit=commit,
+        desired_dirty=dirty,
+    )
+    _prepare_session(work, options)
+    executor = _Executor(url, work, options, say)
+    try:
+        executor.run_outside_transaction(plan.in_phase(Phase.PREPARE), undo_on_failure=False)
+        executor.run_outside_transaction(plan.in_phase(Phase.BUILD), undo_on_failure=True)
+        executor.run_transaction(plan.in_phase(Phase.TRANSACTION))
+    except PgstateError as failure:
+        restored = executor.undo_builds()
+        problem = _verify_restored(control, desired, before, options)
+        status = "rolled back" if restored and problem is None else "failed"
+        message = failure.message
+        if problem:
+            message += f"; {problem}"
+        runs.finish_run(control, run_id, status, message)
+        raise ApplyFailed(
+            f"run {run_id} {status}: {message}",
+            hint=failure.hint or "the database is as it was before the run; fix the cause and apply again",
+        ) from None
+    except BaseException:
+        # Interrupted (Ctrl-C) or a bug: put things back as well as we can, and say so in the record.
+        executor.undo_builds()
+        runs.finish_run(control, run_id, "failed", "interrupted")
+        raise
+
+    _, after = plan_for(control, desired, lock_timeout=options.lock_timeout)
+    if after.has_changes:
+        leftover = ", ".join(f"{c.action} {c.target}" for c in after.changes)
+        runs.finish_run(control, run_id, "failed", f"did not converge: {leftover}")
+        raise ApplyFailed(f"run {run_id} applied but did not converge; a new plan still has: {leftover}")
+    runs.finish_run(control, run_id, "applied")
+    return ApplyOutcome(ExitCode.OK, plan, run_id)
+
+
+def _prepare_session(work: psycopg.Connection[Any], options: ApplyOptions) -> None:
+    with work.cursor() as cur:
+        # Waits are bounded by lock_timeout, not by a statement timeout: an index build may take long.
+        execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, false)"), [options.lock_timeout])
+        execute(cur, sql.SQL("SELECT set_config('statement_timeout', '0', false)"))
+        # If pgstate dies mid-build, the server notices within a second and stops the build (PostgreSQL 14+).
+        execute(cur, sql.SQL("SELECT set_config('client_connection_check_interval', '1s', false)"))
+
+
+def _check_saved_plan(path: Path, fresh: Plan, conn: psycopg.Connection[Any]) -> None:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved_fingerprint = saved["fingerprint"]
+        saved_steps = [(s["action"], s["target"], s["sql"]) for s in saved["steps"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise PgstateError(
+            f"cannot read the saved plan {path}: {error}", hint="make it with `pgstate plan --out`"
+        ) from None
+    if saved_fingerprint != fresh.fingerprint:
+        raise Refused(
+            f"the saved plan {path} is stale: the live database changed since it was made",
+            hint="make a new plan with `pgstate plan --out` and review it",
+        )
+    fresh_steps = [(s["action"], s["target"], s["sql"]) for s in (step_json(c, conn) for c in fresh.changes)]
+    if saved_steps != fresh_steps:
+        raise Refused(
+            f"the saved plan {path} no longer matches the desired files",
+            hint="make a new plan with `pgstate plan --out` and review it",
+        )
+
+
+def _verify_restored(
+    control: psycopg.Connection[Any], desired: DesiredFiles, before: Snapshot, options: ApplyOptions
+) -> str | None:
+    """None when the managed objects are exactly as before the run, else what differs."""
+    try:
+        now = snapshot(control, desired, lock_timeout=options.lock_timeout)
+    except PgstateError as error:
+        return f"could not verify the pre-run state: {error.message}"
+    if fingerprint(before.desired, now.live) == fingerprint(before.desired, before.live):
+        return None
+    changed = sorted(
+        str(name) for name, table in before.live.tables.items()
+        if name not in now.live.tables or live_table_digest(now.live.tables[name]) != live_table_digest(table)
+    )
+    return f"the pre-run state could not be fully restored for {', '.join(changed)}"
+
+
+class _Executor:
+    """Runs the steps of one apply and remembers what must be undone if a later step fails."""
+
+    def __init__(self, url: str, work: psycopg.Connection[Any], options: ApplyOptions, say: Say):
+        self.url = url
+        self.work = work
+        self.options = options
+        self.say = say
+        self.built: list[Change] = []
+
+    def _backoff(self, attempt: int) -> None:
+        delay = min(BACKOFF_FIRST_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)
+        time.sleep(delay * random.uniform(0.75, 1.25))  # jitter: two waiting tools should not retry in step
+
+    def run_outside_transaction(self, changes: list[Change], *, undo_on_failure: bool) -> None:
+        for change in changes:
+            self._run_with_retries(change)
+            if undo_on_failure:
+                self.built.append(change)
+
+    def _run_with_retries(self, change: Change) -> None:
+        for attempt in range(self.options.retries + 1):
+            self.say(f"{change.action} {change.target}")
+            try:
+                with self.work.cursor() as cur, index_build_progress(
+                    self.url if self.options.show_progress and change.phase is Phase.BUILD else None,
+                    self.work.info.backend_pid,
+                    f"{change.action} {change.target}",
+                ):
+                    execute(cur, change.statement)
+                return
+            except RETRYABLE as error:
+                self._undo_one(change)  # a failed concurrent build leaves an INVALID index behind
+                if attempt == self.options.retries:
+                    raise _lock_failure(change, error, self.options) from None
+                self.say(f"  lock not available within {self.options.lock_timeout}; retrying")
+                self._backoff(attempt)
+            except psycopg.Error as error:
+                self._undo_one(change)
+                raise _step_failure(change, error) from None
+
+    def run_transaction(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        for attempt in range(self.options.retries + 1):
+            current: Change | None = None
+            try:
+                with self.work.transaction(), self.work.cursor() as cur:
+                    execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, true)"), [self.options.lock_timeout])
+                    for current in changes:
+                        self.say(f"{current.action} {current.target}")
+                        execute(cur, current.statement)
+                return
+            except RETRYABLE as error:
+                assert current is not None
+                if attempt == self.options.retries:
+                    raise _lock_failure(current, error, self.options) from None
+                self.say(f"  lock not available within {self.options.lock_timeout}; rolled back, retrying")
+                self._backoff(attempt)
+            except psycopg.Error as error:
+                assert current is not None
+                raise _step_failure(current, error) from None
+
+    def _undo_one(self, change: Change) -> bool:
+        if change.undo is None:
+            return True
+        for attempt in range(self.options.retries + 1):
+            try:
+                with self.work.cursor() as cur:
+                    execute(cur, change.undo)
+                return True
+            except RETRYABLE:
+                self._backoff(attempt)
+            except psycopg.Error as error:
+                self.say(f"could not undo {change.action} {change.target}: {error.diag.message_primary}")
+                return False
+        self.say(f"could not undo {change.action} {change.target}: lock not available; apply again to clean up")
+        return False
+
+    def undo_builds(self) -> bool:
+        """Drop, newest first, every index this run built outside the transaction."""
+        if self.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.work.rollback()
+        restored = True
+        for change in reversed(self.built):
+            self.say(f"undo {change.action} {change.target}")
+            restored = self._undo_one(change) and restored
+        self.built.clear()
+        return restored
+
+
+def _lock_failure(change: Change, error: psycopg.Error, options: ApplyOptions) -> PgstateError:
+    return PgstateError(
+        f"{change.action} {change.target}: could not get a lock within lock_timeout {options.lock_timeout}"
+        f" after {options.retries + 1} attempts ({error.diag.message_primary})",
+        hint="another session holds the table (a long transaction?); retry later or raise --lock-timeout/--retries",
+    )
+
+
+def _step_failure(change: Change, error: psycopg.Error) -> PgstateError:
+    detail = error.diag.message_detail
+    return PgstateError(
+        f"{change.action} {change.target} failed: {error.diag.message_primary}" + (f" ({detail})" if detail else ""),
+    )

@@ -1,0 +1,9 @@
+-- Every live column of the given tables, its type spelled as format_type prints it.
+SELECT a.attrelid AS table_oid,
+       a.attname AS column_name,
+       format_type(a.atttypid, a.atttypmod) AS type_name
+FROM pg_attribute a
+WHERE a.attrelid = ANY (%(oids)s::oid[])
+  AND a.attnum > 0
+  AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum

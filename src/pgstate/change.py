@@ -1,0 +1,85 @@
+"""A change is data: what it does, to what, the SQL, the lock it takes, and what could hurt.
+
+Hazards are decided where a change is built, from its fields, never by reading SQL text back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+from psycopg import sql
+
+from .model import TableSize
+
+
+class Action(StrEnum):
+    DROP_INVALID_INDEX = "drop-invalid-index"  # DROP INDEX CONCURRENTLY, before builds
+    BUILD_INDEX = "build-index"  # CREATE INDEX CONCURRENTLY, before the transaction
+    ALTER_COLUMN_TYPE = "alter-column-type"
+    CREATE_INDEX = "create-index"  # inside the transaction: the table is rewritten anyway
+    DROP_INDEX = "drop-index"
+    RENAME_INDEX = "rename-index"
+
+
+class Phase(Enum):
+    """Where a step runs; the apply carries out the phases in this order."""
+
+    PREPARE = 1  # non-transactional clean-up of INVALID leftovers
+    BUILD = 2  # non-transactional concurrent index builds, one by one
+    TRANSACTION = 3  # everything else, in one transaction under lock_timeout
+
+
+class Lock(StrEnum):
+    """Table-level lock modes, weakest first (PostgreSQL's names)."""
+
+    SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
+    SHARE = "SHARE"
+    ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+
+
+class Hazard(StrEnum):
+    """The closed list of things a step can do to a running application."""
+
+    TABLE_REWRITE = "table-rewrite"  # the whole table is copied under ACCESS EXCLUSIVE
+    ACCESS_EXCLUSIVE_LOCK = "access-exclusive-lock"  # blocks reads and writes while held
+    BLOCKS_WRITES = "blocks-writes"  # a non-concurrent index build holds SHARE: writes wait
+    INDEX_DROPPED = "index-dropped"  # queries that used the index may become slow
+    UNIQUE_MAY_FAIL = "unique-may-fail"  # existing duplicates make the build fail (and roll back)
+
+
+HAZARD_HELP: dict[Hazard, str] = {
+    Hazard.TABLE_REWRITE: "the table is rewritten under ACCESS EXCLUSIVE: reads and writes wait until commit",
+    Hazard.ACCESS_EXCLUSIVE_LOCK: "takes ACCESS EXCLUSIVE briefly, under lock_timeout",
+    Hazard.BLOCKS_WRITES: "index built inside the transaction: writes to the table wait for the build",
+    Hazard.INDEX_DROPPED: "queries that used this index may become slower",
+    Hazard.UNIQUE_MAY_FAIL: "fails, and the run rolls back, if the table holds duplicate values",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a plan."""
+
+    action: Action
+    target: str  # display name of the object, e.g. public."User_isPremium_idx"
+    table: str  # display name of the table it touches
+    statement: sql.SQL | sql.Composed
+    lock: Lock
+    phase: Phase
+    summary: str  # one line for people
+    rewrites: TableSize | None = None  # set when the step rewrites the table
+    hazards: tuple[Hazard, ...] = ()
+    after: tuple[str, ...] = field(default=())  # keys of steps that must run before this one
+    # For steps outside the transaction: the statement that removes what this step made, run when a later step
+    # fails (the concurrent build's index, valid or left INVALID by the failure).
+    undo: sql.SQL | sql.Composed | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity of the step, used for ordering edges."""
+        return f"{self.action} {self.target}"
+
+    @property
+    def transactional(self) -> bool:
+        return self.phase is Phase.TRANSACTION

@@ -1,0 +1,203 @@
+"""The command line: ``pgstate VERB [options]``; ``main(argv) -> exit code``, errors turned into codes here only."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from . import render
+from .connection import connect, resolve_url, scrub
+from .errors import ExitCode, PgstateError
+from .plan import Plan
+
+DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
+PLAN_FORMATS = {"text": render.plan_text, "json": render.plan_json, "sql": render.plan_sql,
+                "markdown": render.plan_markdown}
+DRIFT_FORMATS = {"text": render.drift_text, "json": render.drift_json, "markdown": render.drift_markdown}
+
+
+def duration(text: str) -> str:
+    if not DURATION.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write it as PostgreSQL does: 500ms, 2s, 1min")
+    return text.strip()
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is exit 1 with one line, as every other error."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        print(f"pgstate: error: {message}", file=sys.stderr)
+        raise SystemExit(ExitCode.ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="pgstate", description="Declarative reconciler for PostgreSQL indexes and column types.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
+
+    def common(sub: argparse.ArgumentParser, *, database: bool = True, formats: list[str] | None = None) -> None:
+        sub.add_argument("--desired", type=Path, default=Path("desired"), help="desired directory (./desired)")
+        sub.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
+        if database:
+            sub.add_argument("--database-url", help="else $PGSTATE_DATABASE_URL, $DATABASE_URL, or embedded")
+            sub.add_argument("--lock-timeout", type=duration, default="2s", help="lock_timeout for each lock (2s)")
+        if formats:
+            sub.add_argument("--format", choices=formats, default="text")
+
+    common(verbs.add_parser("validate", help="check the desired files; no database needed"), database=False)
+    plan = verbs.add_parser("plan", help="the ordered steps to reach the desired state (exit 2 if any)")
+    common(plan, formats=list(PLAN_FORMATS))
+    plan.add_argument("--out", type=Path, help="also save the plan as JSON, with the live state's fingerprint")
+    apply = verbs.add_parser("apply", help="carry out a fresh plan, or --plan FILE")
+    common(apply, formats=["text", "json"])
+    apply.add_argument("--yes", action="store_true", help="do not ask before starting")
+    apply.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
+    apply.add_argument("--wait", action="store_true", help="wait for another apply instead of exiting 3")
+    apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
+    drift = verbs.add_parser("drift", help="every difference between desired and live (exit 2 if any)")
+    common(drift, formats=list(DRIFT_FORMATS))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    secrets: list[str] = []
+    try:
+        return int(VERBS[args.verb](args, secrets))
+    except PgstateError as error:
+        print(f"pgstate: {_scrubbed(error.render(), secrets)}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return int(error.exit_code)
+    except psycopg.Error as error:
+        print(f"pgstate: database error: {_scrubbed(str(error).strip(), secrets)}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return int(ExitCode.ERROR)
+    except KeyboardInterrupt:
+        print("pgstate: interrupted", file=sys.stderr)
+        return int(ExitCode.ERROR)
+
+
+def _scrubbed(text: str, urls: list[str]) -> str:
+    for url in urls:
+        text = scrub(text, url)
+    return text
+
+
+def _validate(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from .engine import load_desired
+
+    desired = load_desired(args.desired)
+    print(f"{len(desired.files)} file(s), {len(desired.documents)} document(s): valid")
+    return ExitCode.OK
+
+
+def _connect(args: argparse.Namespace, secrets: list[str]) -> tuple[str, psycopg.Connection[Any]]:
+    url = resolve_url(args.database_url, Path.cwd())
+    secrets.append(url)
+    return url, connect(url)
+
+
+def _plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from .engine import load_desired, plan_for
+
+    desired = load_desired(args.desired)  # bad input is refused before any connection
+    _, conn = _connect(args, secrets)
+    with conn:
+        _, plan = plan_for(conn, desired, lock_timeout=args.lock_timeout)
+        if args.out:
+            args.out.write_text(render.plan_json(plan, conn), encoding="utf-8")
+        sys.stdout.write(PLAN_FORMATS[args.format](plan, conn))
+    return ExitCode.CHANGES if plan.has_changes else ExitCode.OK
+
+
+def _apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from .apply import ApplyOptions, apply
+    from .engine import load_desired
+
+    desired = load_desired(args.desired)
+    url = resolve_url(args.database_url, Path.cwd())
+    secrets.append(url)
+    options = ApplyOptions(
+        lock_timeout=args.lock_timeout,
+        retries=args.retries,
+        wait=args.wait,
+        plan_file=args.plan_file,
+        show_progress=sys.stderr.isatty() and args.format == "text",
+    )
+    outcome = apply(url, desired, options, say=_say(args), confirm=_confirmation(args))
+    if args.format == "json":
+        sys.stdout.write(render.plan_json(outcome.plan, None).rstrip()[:-1]
+                         + f',\n  "run_id": {outcome.run_id or "null"},\n  "status": "applied"\n}}\n')
+    elif outcome.run_id is None:
+        print("No changes: the database matches the desired state.")
+    else:
+        print(f"Applied {len(outcome.plan.changes)} step(s) as run {outcome.run_id}; verified: no drift remains.")
+    return outcome.exit_code
+
+
+def _say(args: argparse.Namespace) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        if args.format == "text":
+            print(message, file=sys.stderr)
+
+    return say
+
+
+def _confirmation(args: argparse.Namespace) -> Callable[[Plan, psycopg.Connection[Any]], bool]:
+    def confirm(plan: Plan, conn: psycopg.Connection[Any]) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise PgstateError(
+                "apply needs a confirmation and there is no terminal to ask on",
+                hint="review the plan, then pass --yes",
+            )
+        sys.stderr.write(render.plan_text(plan, conn))
+        sys.stderr.write(f"Apply these {len(plan.changes)} step(s)? [y/N] ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from .drift import find_drift
+    from .engine import load_desired, snapshot
+
+    desired = load_desired(args.desired)
+    _, conn = _connect(args, secrets)
+    with conn:
+        state = snapshot(conn, desired, lock_timeout=args.lock_timeout)
+        findings = find_drift(state.desired, state.live)
+    sys.stdout.write(DRIFT_FORMATS[args.format](findings))
+    return ExitCode.CHANGES if findings else ExitCode.OK
+
+
+VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
+    "validate": _validate,
+    "plan": _plan,
+    "apply": _apply,
+    "drift": _drift,
+}

@@ -1,0 +1,39 @@
+"""What drift reports: one finding per difference between desired and live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class FindingKind(StrEnum):
+    MISSING_TABLE = "missing-table"
+    MISSING_COLUMN = "missing-column"
+    COLUMN_TYPE = "column-type"
+    MISSING_INDEX = "missing-index"
+    INDEX_DEFINITION = "index-definition"
+    INVALID_INDEX = "invalid-index"
+    UNMANAGED_INDEX = "unmanaged-index"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    object_kind: str  # table, column, index
+    target: str  # display name
+    table: str
+    message: str
+    desired: Any = None
+    live: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "finding": str(self.kind),
+            "object_kind": self.object_kind,
+            "target": self.target,
+            "table": self.table,
+            "message": self.message,
+            "desired": self.desired,
+            "live": self.live,
+        }

@@ -1,0 +1,162 @@
+"""The one model both sides become: desired YAML and the live catalog turn into these frozen dataclasses.
+
+Comparison is plain equality of these values, so everything that PostgreSQL treats as the same must already be
+spelled the same here: types as ``format_type`` prints them, expressions and predicates as the server deparses
+them (``pg_get_indexdef``/``pg_get_expr`` with pretty printing), an operator class only when it is not the
+default for the column. ``canonical.py`` makes the desired side so; ``introspect.py`` reads the live side so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from .errors import SourceLocation
+
+NAMEDATALEN = 64  # PostgreSQL's identifier limit, including the terminating zero byte
+
+
+@dataclass(frozen=True, order=True)
+class QualifiedName:
+    schema: str
+    name: str
+
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    def __str__(self) -> str:
+        return f"{quote_for_display(self.schema)}.{quote_for_display(self.name)}"
+
+
+def quote_for_display(identifier: str) -> str:
+    """How PostgreSQL would print an identifier: bare when it can be, double-quoted otherwise (display only)."""
+    simple = identifier and (identifier[0].islower() or identifier[0] == "_") and all(
+        ch.islower() or ch.isdigit() or ch == "_" for ch in identifier
+    )
+    if simple and identifier.isascii():
+        return identifier
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class IndexKey:
+    """One key column of an index: a plain column or an expression, with its sort options."""
+
+    column: str | None = None
+    expression: str | None = None  # server-deparsed, never the raw YAML text
+    descending: bool = False
+    nulls_first: bool = False  # PostgreSQL's default: NULLS LAST for ASC, NULLS FIRST for DESC
+    opclass: str | None = None  # None: the default operator class of the column's type
+    collation: str | None = None  # None: the column's own collation
+
+    def describe(self) -> str:
+        text = quote_for_display(self.column) if self.column is not None else f"({self.expression})"
+        if self.collation:
+            text += f" COLLATE {self.collation}"
+        if self.opclass:
+            text += f" {self.opclass}"
+        if self.descending:
+            text += " DESC"
+        if self.nulls_first != self.descending:
+            text += " NULLS FIRST" if self.nulls_first else " NULLS LAST"
+        return text
+
+
+@dataclass(frozen=True)
+class Index:
+    """A non-constraint index as desired, or any index as found live."""
+
+    table: QualifiedName
+    name: str
+    keys: tuple[IndexKey, ...]
+    method: str = "btree"
+    unique: bool = False
+    include: tuple[str, ...] = ()
+    predicate: str | None = None  # server-deparsed
+    # Facts only the live side has:
+    valid: bool = True
+    constraint: str | None = None  # the constraint this index backs; pgstate never drops those
+    # Where it was declared, for messages (desired side only; not part of the definition).
+    location: SourceLocation | None = field(default=None, compare=False)
+
+    @property
+    def qualified_name(self) -> QualifiedName:
+        return QualifiedName(self.table.schema, self.name)
+
+    def definition(self) -> tuple[Any, ...]:
+        """What makes two indexes the same index, whatever their names and states."""
+        return (self.method, self.unique, self.keys, self.include, self.predicate)
+
+    def describe(self) -> str:
+        text = f"{'UNIQUE ' if self.unique else ''}{self.method} ({', '.join(k.describe() for k in self.keys)})"
+        if self.include:
+            text += f" INCLUDE ({', '.join(quote_for_display(c) for c in self.include)})"
+        if self.predicate:
+            text += f" WHERE {self.predicate}"
+        return text
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # as format_type prints it
+    using: str | None = None  # desired only: the conversion expression, checked by the server
+    # Desired only: converting the live column to this type rewrites the table (measured by the server on an
+    # empty temporary copy: its relfilenode changes).
+    rewrites: bool = field(default=False, compare=False)
+    location: SourceLocation | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class TableSize:
+    """What the catalog says of a table's size: for hazards and for people reading a plan."""
+
+    rows: int  # pg_class.reltuples, an estimate; -1 when never analyzed
+    bytes: int  # pg_total_relation_size
+
+    def describe(self) -> str:
+        rows = "unknown rows" if self.rows < 0 else f"~{self.rows:,} rows"
+        return f"{rows}, {human_bytes(self.bytes)}"
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class LiveTable:
+    name: QualifiedName
+    oid: int
+    columns: dict[str, Column]
+    indexes: dict[str, Index]
+    size: TableSize
+
+
+@dataclass(frozen=True)
+class DesiredTable:
+    name: QualifiedName
+    present: bool
+    columns: tuple[Column, ...]
+    indexes: tuple[Index, ...] | None  # None: the key is absent, indexes are not managed
+    prune_indexes: bool
+    location: SourceLocation | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class LiveState:
+    server_version: int  # server_version_num, e.g. 180001
+    search_path: str
+    tables: dict[QualifiedName, LiveTable]
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    tables: dict[QualifiedName, DesiredTable]
+    files: tuple[str, ...]  # the desired files read, relative to the desired directory

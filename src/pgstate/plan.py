@@ -1,0 +1,156 @@
+"""The plan: changes from every kind, ordered by one dependency graph, with a fingerprint of the live state."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from .change import Action, Change, Phase
+from .errors import PgstateError
+from .kinds import TableContext, all_kinds
+from .model import DesiredState, LiveState, LiveTable
+
+# Within a phase, steps without an edge between them run in this order (then by target): type changes first so
+# that indexes are built on the new types, drops and renames last because they are quick and their
+# ACCESS EXCLUSIVE locks, held until commit, should be taken as late as possible.
+ACTION_ORDER = [
+    Action.DROP_INVALID_INDEX,
+    Action.BUILD_INDEX,
+    Action.ALTER_COLUMN_TYPE,
+    Action.CREATE_INDEX,
+    Action.DROP_INDEX,
+    Action.RENAME_INDEX,
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    fingerprint: str
+    server_version: int
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def in_phase(self, phase: Phase) -> list[Change]:
+        return [c for c in self.changes if c.phase is phase]
+
+    def to_json(self, conn: psycopg.Connection[Any] | None) -> dict[str, Any]:
+        return {
+            "format": "pgstate-plan/1",
+            "fingerprint": self.fingerprint,
+            "server_version": self.server_version,
+            "steps": [step_json(change, conn) for change in self.changes],
+        }
+
+
+def step_json(change: Change, conn: psycopg.Connection[Any] | None) -> dict[str, Any]:
+    return {
+        "action": str(change.action),
+        "target": change.target,
+        "table": change.table,
+        "summary": change.summary,
+        "sql": change.statement.as_string(conn),
+        "lock": str(change.lock),
+        "transactional": change.transactional,
+        "phase": change.phase.name.lower(),
+        "rewrites": None if change.rewrites is None
+        else {"rows": change.rewrites.rows, "bytes": change.rewrites.bytes},
+        "hazards": [str(h) for h in change.hazards],
+    }
+
+
+def make_plan(desired: DesiredState, live: LiveState) -> Plan:
+    """Every change that makes the live state the desired one; refuses declared tables or columns that are missing."""
+    check_declared_objects_exist(desired, live)
+    changes: list[Change] = []
+    for context in table_contexts(desired, live):
+        for kind in all_kinds():
+            changes.extend(kind.plan(context))
+    return Plan(tuple(order_changes(changes)), fingerprint(desired, live), live.server_version)
+
+
+def table_contexts(desired: DesiredState, live: LiveState) -> list[TableContext]:
+    return [
+        TableContext(table, live.tables[name])
+        for name, table in sorted(desired.tables.items())
+        if table.present and name in live.tables
+    ]
+
+
+def check_declared_objects_exist(desired: DesiredState, live: LiveState) -> None:
+    for name, table in sorted(desired.tables.items()):
+        if not table.present:
+            continue
+        found = live.tables.get(name)
+        if found is None:
+            raise PgstateError(
+                f"table {name} is declared but does not exist",
+                location=table.location,
+                hint="pgstate never creates tables: create it with the application's migrations, or remove the file",
+            )
+        for column in table.columns:
+            if column.name not in found.columns:
+                raise PgstateError(
+                    f"column {column.name!r} of table {name} is declared but does not exist",
+                    location=column.location,
+                    hint="pgstate never creates columns: add it with the application's migrations",
+                )
+
+
+def order_changes(changes: list[Change]) -> list[Change]:
+    """Topological order over the ``after`` edges; among ready steps, phase, then action, then target first.
+
+    Raises if two steps depend on each other, naming them.
+    """
+    by_key = {change.key: change for change in changes}
+    if len(by_key) != len(changes):
+        raise AssertionError("two steps with the same action and target")
+    waiting_on = {key: {dep for dep in change.after if dep in by_key} for key, change in by_key.items()}
+    dependents: dict[str, list[str]] = {key: [] for key in by_key}
+    for key, deps in waiting_on.items():
+        for dep in deps:
+            dependents[dep].append(key)
+
+    def priority(key: str) -> tuple[int, int, str]:
+        change = by_key[key]
+        return (change.phase.value, ACTION_ORDER.index(change.action), change.target)
+
+    ready = [(priority(key), key) for key, deps in waiting_on.items() if not deps]
+    heapq.heapify(ready)
+    ordered: list[Change] = []
+    while ready:
+        _, key = heapq.heappop(ready)
+        ordered.append(by_key[key])
+        for dependent in dependents[key]:
+            waiting_on[dependent].discard(key)
+            if not waiting_on[dependent]:
+                heapq.heappush(ready, (priority(dependent), dependent))
+    if len(ordered) != len(changes):
+        stuck = sorted(key for key, deps in waiting_on.items() if deps)
+        raise PgstateError(f"the plan has a dependency cycle between: {', '.join(stuck)}")
+    return ordered
+
+
+def fingerprint(desired: DesiredState, live: LiveState) -> str:
+    """A digest of the live definitions of the managed objects (not their sizes, which change all the time)."""
+    state = {
+        str(name): live_table_digest(live.tables[name]) if name in live.tables else None
+        for name in sorted(desired.tables)
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def live_table_digest(table: LiveTable) -> dict[str, Any]:
+    return {
+        "columns": {name: column.type for name, column in sorted(table.columns.items())},
+        "indexes": {
+            name: [index.describe(), index.valid, index.constraint] for name, index in sorted(table.indexes.items())
+        },
+    }

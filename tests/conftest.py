@@ -1,0 +1,71 @@
+"""Real PostgreSQL servers for the tests: PostgreSQL 18 (embedded wheel) and 15 (Debian packages).
+
+Each pytest-xdist worker starts its own servers under its own tmp dir (fast mode: no fsync), builds one
+template database per server with the Supabase emulation, and gives every test a fresh copy of it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgharness import SUPABASE_EMULATION, TestDatabase
+from pgstate.localserver import LocalServer, debian_bin_dir, embedded_bin_dir, ensure_server, stop_server
+
+TEMPLATE_DB = "pgstate_template"
+PG15_MISSING = "PostgreSQL 15 binaries not installed (apt-get install postgresql-15)"
+
+
+def _bin_dir(server_id: str) -> Path | None:
+    if server_id == "pg18":
+        return embedded_bin_dir()
+    return debian_bin_dir(15)
+
+
+def _create_template(server: LocalServer) -> None:
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [TEMPLATE_DB]).fetchone()
+        if exists is None:
+            conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    with psycopg.connect(server.url(TEMPLATE_DB), autocommit=True) as conn:
+        conn.execute(SUPABASE_EMULATION.encode())
+    # No connection may remain on a template while CREATE DATABASE copies it; the blocks above closed theirs.
+
+
+@pytest.fixture(scope="session", params=["pg18", "pg15"])
+def pg_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalServer]:
+    """A running server with the template database ready; stopped when the session ends."""
+    server_id: str = request.param
+    bin_dir = _bin_dir(server_id)
+    if bin_dir is None:
+        pytest.skip(PG15_MISSING)
+    # tmp_path_factory is per xdist worker (…/popen-gw0/), so workers never share a server.
+    server = ensure_server(bin_dir, tmp_path_factory.mktemp(f"server-{server_id}") / "data", fast=True)
+    try:
+        _create_template(server)
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def database(pg_server: LocalServer, request: pytest.FixtureRequest) -> Iterator[TestDatabase]:
+    """A fresh database (a copy of the template) for one test, dropped afterwards."""
+    # The test's name in the database name helps when reading server logs; the suffix makes it unique.
+    stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
+    name = f"t_{stem}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE_DB}'.encode())
+    try:
+        yield TestDatabase(url=pg_server.url(name), name=name, server=pg_server, major=pg_server.major)
+    finally:
+        force = " WITH (FORCE)" if pg_server.major >= 13 else ""  # FORCE: a test may leave connections open
+        with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}'.encode())

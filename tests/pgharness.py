@@ -1,0 +1,128 @@
+"""Helpers shared by the tests: a database handle and ways to run the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+
+from pgstate.localserver import LocalServer
+
+CLI_TIMEOUT_S = 300
+
+# Supabase conventions emulated on plain PostgreSQL (the spec makes them first-class). Roles are cluster-wide,
+# so they are created only when absent; the schema and functions live in the template database.
+SUPABASE_EMULATION = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+        CREATE ROLE anon NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
+        CREATE ROLE authenticated NOLOGIN NOINHERIT;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+    END IF;
+END
+$$;
+CREATE SCHEMA IF NOT EXISTS auth;
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE
+    AS $$ SELECT nullif(current_setting('request.jwt.claim.role', true), '')::text $$;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
+"""
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """A fresh database, made from the server's template, for one test."""
+
+    __test__: ClassVar[bool] = False  # not a test class, despite the name
+
+    url: str
+    name: str
+    server: LocalServer
+    major: int
+
+    def connect(self, autocommit: bool = True) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url, autocommit=autocommit)
+
+    def execute(self, sql_text: str) -> None:
+        """Run a script of one or more statements (no parameters, so psycopg sends it as one simple query)."""
+        with self.connect() as conn:
+            conn.execute(sql_text.encode())  # bytes: a script is not a literal query string to type-check
+
+    def query(self, sql_text: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with self.connect() as conn:
+            return conn.execute(sql_text.encode() if params is None else sql_text, params).fetchall()
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def _cli_env(env: dict[str, str | None] | None) -> dict[str, str]:
+    # A database URL in the developer's or CI's environment must not leak into a test; tests pass their own.
+    merged: dict[str, str | None] = {
+        key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "PGSTATE_DATABASE_URL")
+    }
+    merged.update(env or {})
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def run_pgstate(
+    args: list[str],
+    *,
+    env: dict[str, str | None] | None = None,
+    cwd: str | Path | None = None,
+    input: str | None = None,
+) -> CompletedRun:
+    """Run ``python -m pgstate ARGS`` in a subprocess.
+
+    ``env`` is added to this process's environment (minus DATABASE_URL and PGSTATE_DATABASE_URL); a value of
+    None removes a variable.
+    """
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pgstate", *args],
+        env=_cli_env(env),
+        cwd=cwd,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+    return CompletedRun(result.returncode, result.stdout, result.stderr)
+
+
+def run_pgstate_inprocess(args: list[str], *, input: str | None = None) -> CompletedRun:
+    """Call ``pgstate.cli.main(args)`` in this process, capturing what it prints."""
+    from pgstate.cli import main  # type: ignore[import-not-found, unused-ignore]
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(input or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(args)
+            except SystemExit as exc:  # argparse exits on usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdin = old_stdin
+    return CompletedRun(int(code), out.getvalue(), err.getvalue())
