@@ -366,6 +366,7 @@ def _create_indexes_on_copy(
     copy = sql.Identifier("pg_temp", spec.name.name)
     for position in positions:
         wanted = spec.indexes[position]
+        _check_single_expressions(cur, wanted, copy)
         try:
             execute(cur, create_index_sql(wanted, copy, name=wanted.name))
         except psycopg.Error as error:
@@ -392,6 +393,27 @@ def _create_indexes_on_copy(
                 method=current.method, unique=current.unique,
             )
         server_indexes[(spec.name, position)] = index
+
+
+def _check_single_expressions(cur: psycopg.Cursor[Any], spec: IndexSpec, copy: sql.Identifier) -> None:
+    """Each fragment must also stand alone as the one column of a SELECT.
+
+    Inside CREATE INDEX a fragment sits in two parentheses and could close them to add clauses whose effect
+    the structure check cannot see (``WHERE true`` is folded away); no text escapes both contexts at once.
+    """
+    fragments = [(k.expression, k.location) for k in spec.keys if k.expression is not None]
+    if spec.where is not None:
+        fragments.append((spec.where, spec.where_location))
+    for fragment, location in fragments:
+        try:
+            with cur.connection.transaction():
+                execute(cur, sql.SQL("SELECT ({}) FROM {} LIMIT 0").format(sql.SQL(fragment), copy))
+                columns = len(cur.description or ())
+        except psycopg.Error as error:
+            error.pgstate_location = location  # type: ignore[attr-defined]
+            raise
+        if columns != 1:
+            raise _NotASingleExpression(f"{fragment!r} is not a single expression", location)
 
 
 def _check_structure(spec: IndexSpec, built: Index) -> None:

@@ -190,6 +190,7 @@ class _Builder:
         self.display = display
         self.problems = problems
         self.locations: dict[PathKey, tuple[int, int]] = {}
+        self.built: dict[int, Any] = {}  # id(collection node) -> its value; the nodes outlive the walk
 
     def mark(self, node: Node) -> SourceLocation:
         return SourceLocation(self.display, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -200,9 +201,15 @@ class _Builder:
             if node.tag == _STR_TAG:
                 return node.value
             return self.scalar(node)
-        if type(node) is SequenceNode:
-            return self.sequence(node, path)
-        return self.mapping(node, path)
+        # An alias reaches the same node again: reuse its value (as safe loading shares it) rather than
+        # build it anew, which would let a few nested aliases expand exponentially. Inner locations are
+        # recorded under the anchor's path only; locate() of a path through the alias points at the alias.
+        built = self.built.get(id(node))
+        if built is not None:
+            return built
+        built = self.sequence(node, path) if type(node) is SequenceNode else self.mapping(node, path)
+        self.built[id(node)] = built
+        return built
 
     def scalar(self, node: ScalarNode) -> Any:
         construct = _SCALAR_CONSTRUCTORS.get(node.tag)
