@@ -18,28 +18,7 @@ CLI_TIMEOUT_S = 300
 
 # Supabase conventions emulated on plain PostgreSQL (the spec makes them first-class). Roles are cluster-wide,
 # so they are created only when absent; the schema and functions live in the template database.
-SUPABASE_EMULATION = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
-        CREATE ROLE anon NOLOGIN NOINHERIT;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN
-        CREATE ROLE authenticated NOLOGIN NOINHERIT;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
-        CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-    END IF;
-END
-$$;
-CREATE SCHEMA IF NOT EXISTS auth;
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
-    AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
-CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE
-    AS $$ SELECT nullif(current_setting('request.jwt.claim.role', true), '')::text $$;
-GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
-GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
-"""
+SUPABASE_EMULATION = (Path(__file__).parent.parent / "seed" / "supabase.sql").read_text()
 
 
 @dataclass(frozen=True)

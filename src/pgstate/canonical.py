@@ -273,6 +273,13 @@ def _deparse_on_copy(
             execute(cur, sql.SQL("DROP TABLE {}").format(copy))
     except _NotASingleExpression as refused:
         problems.add(refused.message, refused.location, "write one SQL expression, without ';' or extra clauses")
+    except psycopg.errors.SyntaxError as error:
+        where = getattr(error, "pgstate_location", None) or location
+        problems.add(
+            f"not a single SQL expression: {_server_message(error)}",
+            where,
+            "write one SQL expression, without ';', comments or extra clauses",
+        )
     except psycopg.Error as error:
         where = getattr(error, "pgstate_location", None) or location
         problems.add(f"PostgreSQL refused this: {_server_message(error)}", where)

@@ -1,0 +1,26 @@
+"""The dogfood: the seed app as its ORM left it converges to desired/ in one apply, on every server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pgharness import TestDatabase, run_pgstate_inprocess
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_seed_app_converges(database: TestDatabase) -> None:
+    database.execute((ROOT / "seed" / "app.sql").read_text())
+    common = ["--desired", str(ROOT / "desired"), "--database-url", database.url]
+    assert run_pgstate_inprocess(["validate", "--desired", str(ROOT / "desired")]).exit_code == 0
+    assert run_pgstate_inprocess(["plan", *common]).exit_code == 2
+    applied = run_pgstate_inprocess(["apply", "--yes", *common])
+    assert applied.exit_code == 0, applied.stderr
+    drift = run_pgstate_inprocess(["drift", *common])
+    assert drift.exit_code == 0, drift.stdout
+    assert run_pgstate_inprocess(["plan", *common]).exit_code == 0
+    assert database.query(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '\"User\"'::regclass"
+        " AND attname = 'resumeData'"
+    ) == [("jsonb",)]
+    assert database.query("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
