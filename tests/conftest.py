@@ -38,9 +38,7 @@ def _create_template(server: LocalServer) -> None:
 
 
 @pytest.fixture(scope="session", params=["pg18", "pg15"])
-def pg_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalServer]:
+def pg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A running server with the template database ready; stopped when the session ends."""
     server_id: str = request.param
     bin_dir = _bin_dir(server_id)

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from pgharness import TestDatabase, run_pgstate, run_pgstate_inprocess
 from pgstate.apply import ADVISORY_LOCK_KEY
 
@@ -56,12 +55,15 @@ def test_unique_index_over_duplicates_rolls_back(database: TestDatabase, tmp_pat
         "CREATE TABLE users (id int PRIMARY KEY, email text, name text);"
         "INSERT INTO users VALUES (1, 'a@x', 'A'), (2, 'a@x', 'B');"
     )
-    desired = write_desired(tmp_path / "d", """
+    desired = write_desired(
+        tmp_path / "d",
+        """
 table: users
 indexes:
   - {name: users_name_idx, columns: [name]}
   - {name: users_email_key2, columns: [email], unique: true}
-""")
+""",
+    )
     before = catalog_state(database)
     code, _, err = apply(database, desired)
     assert code == 1
@@ -77,7 +79,9 @@ def test_failing_using_cast_undoes_concurrent_builds(database: TestDatabase, tmp
         "INSERT INTO events SELECT g, g::text, 'k' || g % 3 FROM generate_series(1, 1000) g;"
         "UPDATE events SET code = 'not-a-number' WHERE id = 500;"
     )
-    desired = write_desired(tmp_path / "d", """
+    desired = write_desired(
+        tmp_path / "d",
+        """
 table: events
 columns:
   code: {type: integer}
@@ -88,7 +92,8 @@ indexes:
 table: other
 indexes:
   - {name: other_x_idx, columns: [x]}
-""")
+""",
+    )
     database.execute("CREATE TABLE other (x int); INSERT INTO other SELECT generate_series(1, 100);")
     before = catalog_state(database)
     code, out, err = apply(database, desired)
@@ -106,8 +111,10 @@ indexes:
 
 
 def test_lock_timeout_with_competing_session(database: TestDatabase, tmp_path: Path) -> None:
-    database.execute("CREATE TABLE busy (id int PRIMARY KEY, payload json);"
-                     "INSERT INTO busy SELECT g, '{}' FROM generate_series(1, 100) g;")
+    database.execute(
+        "CREATE TABLE busy (id int PRIMARY KEY, payload json);"
+        "INSERT INTO busy SELECT g, '{}' FROM generate_series(1, 100) g;"
+    )
     desired = write_desired(tmp_path / "d", "table: busy\ncolumns:\n  payload: {type: jsonb}\n")
     before = catalog_state(database)
     lock_timeout_s = 0.4
@@ -171,31 +178,49 @@ def test_two_real_applies_never_interleave(database: TestDatabase, tmp_path: Pat
     holder = database.connect(autocommit=False)
     holder.execute("SELECT * FROM t")
     first = subprocess.Popen(
-        [sys.executable, "-m", "pgstate", "apply", "--yes", "--desired", str(desired), "--database-url", database.url,
-         "--lock-timeout", "300ms", "--retries", "20"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pgstate",
+            "apply",
+            "--yes",
+            "--desired",
+            str(desired),
+            "--database-url",
+            database.url,
+            "--lock-timeout",
+            "300ms",
+            "--retries",
+            "20",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        _wait_for(lambda: database.query(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0] == 1)
+        _wait_for(
+            lambda: database.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0] == 1
+        )
         second = run_pgstate(["apply", "--yes", "--desired", str(desired), "--database-url", database.url])
         assert second.exit_code == 3
         assert "another pgstate apply is running" in second.stderr
     finally:
         holder.rollback()
         holder.close()
-        out, err = first.communicate(timeout=120)
+        _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
-    assert database.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-                          " WHERE attrelid = 't'::regclass AND attname = 'doc'") == [("jsonb",)]
+    assert database.query(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'doc'"
+    ) == [("jsonb",)]
 
 
 def test_stale_saved_plan_is_refused(database: TestDatabase, tmp_path: Path) -> None:
     database.execute("CREATE TABLE t (a int, b int);")
     desired = write_desired(tmp_path / "d", "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
     plan_file = tmp_path / "plan.json"
-    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url,
-                                 "--out", str(plan_file)])
+    run = run_pgstate_inprocess(
+        ["plan", "--desired", str(desired), "--database-url", database.url, "--out", str(plan_file)]
+    )
     assert run.exit_code == 2
     assert json.loads(plan_file.read_text())["fingerprint"]
 
@@ -206,8 +231,9 @@ def test_stale_saved_plan_is_refused(database: TestDatabase, tmp_path: Path) -> 
     assert "stale" in err
     assert catalog_state(database) == before
 
-    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url,
-                                 "--out", str(plan_file)])
+    run = run_pgstate_inprocess(
+        ["plan", "--desired", str(desired), "--database-url", database.url, "--out", str(plan_file)]
+    )
     write_desired(desired, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a, b]}\n")  # desired changes
     code, _, err = apply(database, desired, "--plan", str(plan_file))
     assert code == 3
@@ -228,19 +254,44 @@ def test_killed_apply_leaves_pre_run_state_and_next_apply_completes(database: Te
     holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     holder.execute("SELECT count(*) FROM t")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pgstate", "apply", "--yes", "--desired", str(desired), "--database-url", database.url,
-         "--lock-timeout", "60s"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pgstate",
+            "apply",
+            "--yes",
+            "--desired",
+            str(desired),
+            "--database-url",
+            database.url,
+            "--lock-timeout",
+            "60s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        _wait_for(lambda: database.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'")[0][0] == 1)
+        _wait_for(
+            lambda: (
+                database.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'")[
+                    0
+                ][0]
+                == 1
+            )
+        )
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
         # The server notices the dead client (client_connection_check_interval) and ends the build.
-        _wait_for(lambda: database.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'"
-            " AND state = 'active'")[0][0] == 0)
+        _wait_for(
+            lambda: (
+                database.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'"
+                    " AND state = 'active'"
+                )[0][0]
+                == 0
+            )
+        )
     finally:
         holder.rollback()
         holder.close()
@@ -272,7 +323,7 @@ def test_secrets_never_printed_or_recorded(database: TestDatabase, tmp_path: Pat
     url = database.url.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
     outputs = []
     for args in (["plan"], ["apply", "--yes"], ["drift", "--format", "json"], ["plan", "--format", "markdown"]):
-        run = run_pgstate(args + ["--desired", str(desired)], env={"PGSTATE_DATABASE_URL": url})
+        run = run_pgstate([*args, "--desired", str(desired)], env={"PGSTATE_DATABASE_URL": url})
         outputs.append(run.stdout + run.stderr)
     broken = url.replace(database.name, "no_such_database")
     run = run_pgstate(["plan", "--desired", str(desired), "--database-url", broken])
@@ -282,5 +333,3 @@ def test_secrets_never_printed_or_recorded(database: TestDatabase, tmp_path: Pat
     assert "***" in run.stderr or "no_such_database" in run.stderr
     recorded = database.query("SELECT row_to_json(r)::text FROM pgstate.runs r")
     assert recorded and all(secret not in row[0] for row in recorded)
-
-

@@ -11,20 +11,22 @@ from test_apply_failures import catalog_state
 
 BEFORE = "CREATE TABLE t (a int, b text, c text); INSERT INTO t VALUES (1, 'x', '1');"
 
+EXPRESSION_INDEX = "indexes:\n  - name: t_b_idx\n    columns: [{expression: '%s'}]\n"
+PARTIAL_INDEX = "indexes:\n  - name: t_a_idx\n    columns: [a]\n    where: '%s'\n"
+TYPE_CHANGE = "columns:\n  c: {type: %s, using: '%s'}\n"
+
 SMUGGLED = {
-    "where-second-statement": "indexes:\n  - name: t_a_idx\n    columns: [a]\n    where: 'a = 1); DROP TABLE t; --'\n",
-    "where-comment": "indexes:\n  - name: t_a_idx\n    columns: [a]\n    where: 'a = 1 -- '\n",
-    "expression-second-statement":
-        "indexes:\n  - name: t_b_idx\n    columns: [{expression: 'lower(b)); DROP TABLE t; --'}]\n",
-    "expression-extra-key": "indexes:\n  - name: t_b_idx\n    columns: [{expression: 'lower(b)), (a'}]\n",
-    "expression-smuggled-predicate":
-        "indexes:\n  - name: t_b_idx\n    columns: [{expression: 'lower(b))) WHERE ((true'}]\n",
-    "using-second-statement": "columns:\n  c: {type: integer, using: 'c::integer); DROP TABLE t; --'}\n",
-    "using-smuggled-subcommand":
-        "columns:\n  c: {type: integer, using: 'c::integer), DROP COLUMN b, ALTER COLUMN a TYPE bigint USING (a'}\n",
+    "where-second-statement": PARTIAL_INDEX % "a = 1); DROP TABLE t; --",
+    "where-comment": PARTIAL_INDEX % "a = 1 -- ",
+    "expression-second-statement": EXPRESSION_INDEX % "lower(b)); DROP TABLE t; --",
+    "expression-extra-key": EXPRESSION_INDEX % "lower(b)), (a",
+    "expression-smuggled-predicate": EXPRESSION_INDEX % "lower(b))) WHERE ((true",
+    "using-second-statement": TYPE_CHANGE % ("integer", "c::integer); DROP TABLE t; --"),
+    "using-smuggled-subcommand": TYPE_CHANGE
+    % ("integer", "c::integer), DROP COLUMN b, ALTER COLUMN a TYPE bigint USING (a"),
     "type-smuggled-column": "columns:\n  c: {type: 'integer, x text'}\n",
     "unknown-type": "columns:\n  c: {type: integr}\n",
-    "unknown-function": "indexes:\n  - name: t_b_idx\n    columns: [{expression: 'no_such_function(b)'}]\n",
+    "unknown-function": EXPRESSION_INDEX % "no_such_function(b)",
 }
 
 
@@ -51,8 +53,11 @@ def test_declared_objects_must_exist(database: TestDatabase, tmp_path: Path, pro
     database.execute(BEFORE)
     desired = tmp_path / "desired"
     desired.mkdir()
-    text = "table: nope\ncolumns:\n  a: {type: text}\n" if problem == "missing-table" else (
-        "table: t\ncolumns:\n  zzz: {type: text}\n")
+    text = (
+        "table: nope\ncolumns:\n  a: {type: text}\n"
+        if problem == "missing-table"
+        else ("table: t\ncolumns:\n  zzz: {type: text}\n")
+    )
     (desired / "t.yaml").write_text(text)
     run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
     assert run.exit_code == 1

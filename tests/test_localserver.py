@@ -45,9 +45,7 @@ def test_template_has_supabase_emulation(database: TestDatabase) -> None:
     }
     assert roles == {"anon", "authenticated", "service_role"}
     with database.connect() as conn:
-        conn.execute(
-            "SELECT set_config('request.jwt.claim.sub', '6f1c1e0a-4a4c-4a8e-9c1e-7d7b1c1e0a4a', false)"
-        )
+        conn.execute("SELECT set_config('request.jwt.claim.sub', '6f1c1e0a-4a4c-4a8e-9c1e-7d7b1c1e0a4a', false)")
         conn.execute("SELECT set_config('request.jwt.claim.role', 'authenticated', false)")
         row = conn.execute("SELECT auth.uid()::text, auth.role()").fetchone()
     assert row == ("6f1c1e0a-4a4c-4a8e-9c1e-7d7b1c1e0a4a", "authenticated")

@@ -203,8 +203,7 @@ def test_files_are_read_recursively_in_path_order_and_empty_documents_skipped(de
 
 
 def test_keys_stay_names_while_values_follow_yaml_1_1(desired: Path) -> None:
-    write(desired, "table: t\ncolumns:\n  on: {type: text}\n  '1': {type: int}\n"
-                   "storage: {fillfactor: 0x5A}\n")
+    write(desired, "table: t\ncolumns:\n  on: {type: text}\n  '1': {type: int}\nstorage: {fillfactor: 0x5A}\n")
     (document,) = load_documents(desired)
     assert list(document.data["columns"]) == ["on", "1"]
     assert document.data["storage"] == {"fillfactor": 90}
@@ -259,8 +258,7 @@ def test_duplicate_mapping_key(desired: Path) -> None:
 
 def test_a_document_that_is_not_a_mapping(desired: Path) -> None:
     assert only_problem(desired, "- table\n") == (
-        "desired/a.yaml:1:1: a document must be a mapping whose first key is its kind "
-        "(table, database, function, view)"
+        "desired/a.yaml:1:1: a document must be a mapping whose first key is its kind (table, database, function, view)"
     )
 
 
@@ -339,8 +337,10 @@ def test_kind_must_come_first(desired: Path) -> None:
 
 
 def test_bad_enum_values(desired: Path) -> None:
-    write(desired, "table: User\nindexes:\n  - columns: [a]\n    method: btreee\n"
-                   "policies:\n  - name: p\n    command: selet\n")
+    write(
+        desired,
+        "table: User\nindexes:\n  - columns: [a]\n    method: btreee\npolicies:\n  - name: p\n    command: selet\n",
+    )
     assert problems(desired) == [
         "desired/a.yaml:4:5: indexes[0].method: 'btreee' is not one of: btree, hash, gin, gist, brin, spgist",
         "desired/a.yaml:7:5: policies[0].command: 'selet' is not one of: all, select, insert, update, delete",
@@ -410,16 +410,17 @@ def test_same_table_name_in_two_schemas_is_fine(desired: Path) -> None:
 
 
 def test_duplicate_explicit_index_names_in_one_schema(desired: Path) -> None:
-    write(desired, "table: a\nindexes:\n  - name: i\n    columns: [x]\n---\n"
-                   "table: b\nindexes:\n  - name: i\n    columns: [y]\n")
+    write(
+        desired,
+        "table: a\nindexes:\n  - name: i\n    columns: [x]\n---\ntable: b\nindexes:\n  - name: i\n    columns: [y]\n",
+    )
     assert problems(desired) == [
         "desired/a.yaml:8:5: index name 'i' is used twice in schema 'public': here and at desired/a.yaml:3:5"
     ]
 
 
 def test_explicit_index_name_clashing_with_a_default_one(desired: Path) -> None:
-    write(desired, "table: User\nindexes:\n  - name: User_email_idx\n    columns: [a]\n"
-                   "  - columns: [email]\n")
+    write(desired, "table: User\nindexes:\n  - name: User_email_idx\n    columns: [a]\n  - columns: [email]\n")
     assert problems(desired) == [
         "desired/a.yaml:5:5: index name 'User_email_idx' is used twice in schema 'public': here (the default "
         "name of this unnamed index) and at desired/a.yaml:3:5"
@@ -468,16 +469,17 @@ def test_security_definer_without_search_path(desired: Path) -> None:
 def test_two_database_documents(desired: Path) -> None:
     write(desired, "database: {}\n", "a.yaml")
     write(desired, "database: {extensions: [pg_trgm]}\n", "b.yaml")
-    assert problems(desired) == [
-        "desired/b.yaml:1:1: more than one database document (first at desired/a.yaml:1:1)"
-    ]
+    assert problems(desired) == ["desired/b.yaml:1:1: more than one database document (first at desired/a.yaml:1:1)"]
 
 
 def test_duplicate_functions_and_views(desired: Path) -> None:
-    write(desired, "function: f\narguments: a int\nbody: x\n"
-                   "---\nfunction: f\narguments: ' a  int '\nbody: y\n"
-                   "---\nfunction: f\narguments: a text\nbody: overload\n"
-                   "---\nview: v\nquery: select 1\n---\nview: v\nquery: select 2\n")
+    write(
+        desired,
+        "function: f\narguments: a int\nbody: x\n"
+        "---\nfunction: f\narguments: ' a  int '\nbody: y\n"
+        "---\nfunction: f\narguments: a text\nbody: overload\n"
+        "---\nview: v\nquery: select 1\n---\nview: v\nquery: select 2\n",
+    )
     assert problems(desired) == [
         "desired/a.yaml:5:1: function public.f(a int) is declared twice (first at desired/a.yaml:1:1)",
         "desired/a.yaml:16:1: view public.v is declared twice (first at desired/a.yaml:13:1)",
@@ -536,9 +538,7 @@ def test_default_index_name_is_truncated_to_63_bytes(table: str, columns: list[s
         ("日本語テーブル名前" * 3, ["列" * 21, "b"], "日本語テーブル名前_" + "列" * 9 + "_idx"),
     ],
 )
-def test_default_index_name_never_splits_a_multibyte_character(
-    table: str, columns: list[str], expected: str
-) -> None:
+def test_default_index_name_never_splits_a_multibyte_character(table: str, columns: list[str], expected: str) -> None:
     name = default_index_name(table, columns)
     assert name == expected
     assert len(name.encode()) <= 63

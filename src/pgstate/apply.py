@@ -189,7 +189,8 @@ def _verify_restored(
     if fingerprint(before.desired, now.live) == fingerprint(before.desired, before.live):
         return None
     changed = sorted(
-        str(name) for name, table in before.live.tables.items()
+        str(name)
+        for name, table in before.live.tables.items()
         if name not in now.live.tables or live_table_digest(now.live.tables[name]) != live_table_digest(table)
     )
     return f"the pre-run state could not be fully restored for {', '.join(changed)}"
@@ -219,10 +220,13 @@ class _Executor:
         for attempt in range(self.options.retries + 1):
             self.say(f"{change.action} {change.target}")
             try:
-                with self.work.cursor() as cur, index_build_progress(
-                    self.url if self.options.show_progress and change.phase is Phase.BUILD else None,
-                    self.work.info.backend_pid,
-                    f"{change.action} {change.target}",
+                with (
+                    self.work.cursor() as cur,
+                    index_build_progress(
+                        self.url if self.options.show_progress and change.phase is Phase.BUILD else None,
+                        self.work.info.backend_pid,
+                        f"{change.action} {change.target}",
+                    ),
                 ):
                     execute(cur, change.statement)
                 return

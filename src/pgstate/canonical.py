@@ -223,8 +223,7 @@ def _canonical_types(
 
 def _declare_types(cur: psycopg.Cursor[Any], table: str, types: list[str]) -> list[str]:
     columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(f"t{i}"), sql.SQL(t))
-        for i, t in enumerate(types)
+        sql.SQL("{} {}").format(sql.Identifier(f"t{i}"), sql.SQL(t)) for i, t in enumerate(types)
     )
     execute(cur, sql.SQL("CREATE TEMP TABLE {} ({})").format(sql.Identifier(table), columns))
     execute(
@@ -382,8 +381,10 @@ def _create_indexes_on_copy(
     # Unnamed indexes were named by the server; creation order is oid order.
     execute(
         cur,
-        sql.SQL("SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE i.indrelid = %s ORDER BY i.indexrelid"),
+        sql.SQL(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = %s ORDER BY i.indexrelid"
+        ),
         [copy_oid],
     )
     created_names = [row[0] for row in cur.fetchall()]
@@ -396,8 +397,12 @@ def _create_indexes_on_copy(
         if current is not None and name in projected and projected[name].definition() == index.definition():
             # Equal once the types change: spell it as the live index is spelled today, so no step is planned.
             index = replace(
-                index, keys=current.keys, include=current.include, predicate=current.predicate,
-                method=current.method, unique=current.unique,
+                index,
+                keys=current.keys,
+                include=current.include,
+                predicate=current.predicate,
+                method=current.method,
+                unique=current.unique,
             )
         server_indexes[(spec.name, position)] = index
 
@@ -432,7 +437,8 @@ def _check_structure(spec: IndexSpec, built: Index) -> None:
         and built.unique == spec.unique
         and built.method == spec.method
         and all(
-            (b.column is None) == (s.column is None) and b.descending == s.descending
+            (b.column is None) == (s.column is None)
+            and b.descending == s.descending
             and (b.nulls_first == s.nulls_first or spec.method != "btree")
             for b, s in zip(built.keys, spec.keys, strict=False)
         )
@@ -464,9 +470,9 @@ def create_index_sql(
         parts.append(sql.SQL("CONCURRENTLY"))
     if name is not None:
         parts.append(sql.Identifier(name))
-    parts.append(sql.SQL("ON {} USING {} ({})").format(
-        table, sql.Identifier(spec_or_index.method), sql.SQL(", ").join(keys)
-    ))
+    parts.append(
+        sql.SQL("ON {} USING {} ({})").format(table, sql.Identifier(spec_or_index.method), sql.SQL(", ").join(keys))
+    )
     if spec_or_index.include:
         parts.append(sql.SQL("INCLUDE ({})").format(sql.SQL(", ").join(map(sql.Identifier, spec_or_index.include))))
     if predicate is not None:

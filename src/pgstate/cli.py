@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import traceback
@@ -18,8 +19,12 @@ from .errors import ExitCode, PgstateError
 from .plan import Plan
 
 DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
-PLAN_FORMATS = {"text": render.plan_text, "json": render.plan_json, "sql": render.plan_sql,
-                "markdown": render.plan_markdown}
+PLAN_FORMATS = {
+    "text": render.plan_text,
+    "json": render.plan_json,
+    "sql": render.plan_sql,
+    "markdown": render.plan_markdown,
+}
 DRIFT_FORMATS = {"text": render.drift_text, "json": render.drift_json, "markdown": render.drift_markdown}
 
 
@@ -148,8 +153,12 @@ def _apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     )
     outcome = apply(url, desired, options, say=_say(args), confirm=_confirmation(args))
     if args.format == "json":
-        sys.stdout.write(render.plan_json(outcome.plan, None).rstrip()[:-1]
-                         + f',\n  "run_id": {outcome.run_id or "null"},\n  "status": "applied"\n}}\n')
+        result = {
+            "run_id": outcome.run_id,
+            "status": "applied" if outcome.run_id else "no changes",
+            "plan": outcome.plan.to_json(None),
+        }
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
     elif outcome.run_id is None:
         print("No changes: the database matches the desired state.")
     else:

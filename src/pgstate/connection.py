@@ -23,8 +23,10 @@ def resolve_url(option: str | None, project_dir: Path) -> str:
     from .embedded import embedded_url
 
     url = embedded_url(project_dir)
-    print(f"pgstate: no database URL given; using the embedded PostgreSQL under {project_dir / '.pgstate/embedded'}",
-          file=sys.stderr)
+    print(
+        f"pgstate: no database URL given; using the embedded PostgreSQL under {project_dir / '.pgstate/embedded'}",
+        file=sys.stderr,
+    )
     return url
 
 

@@ -36,8 +36,7 @@ _SCALAR_TAGS = ("null", "bool", "int", "float", "timestamp")
 # every other YAML 1.1 tool.
 _CONSTRUCTOR = SafeConstructor()
 _SCALAR_CONSTRUCTORS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
-    f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
-    for name in _SCALAR_TAGS
+    f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"] for name in _SCALAR_TAGS
 }
 
 
@@ -108,12 +107,7 @@ def load_documents(desired_dir: Path) -> list[Document]:
 
 def desired_files(desired_dir: Path) -> list[Path]:
     """The YAML files under ``desired_dir``, recursively, sorted by their path relative to it."""
-    files = [
-        path
-        for pattern in ("*.yaml", "*.yml")
-        for path in desired_dir.rglob(pattern)
-        if path.is_file()
-    ]
+    files = [path for pattern in ("*.yaml", "*.yml") for path in desired_dir.rglob(pattern) if path.is_file()]
     return sorted(files, key=lambda path: path.relative_to(desired_dir).parts)
 
 
@@ -129,8 +123,11 @@ def _load_file(path: Path, display: str, problems: list[PgstateError]) -> list[D
         # utf-8-sig: editors on Windows like to start files with a byte-order mark.
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        problems.append(PgstateError(f"not UTF-8 text: {error.reason} at byte {error.start}",
-                                     location=SourceLocation(display, 1, 1)))
+        problems.append(
+            PgstateError(
+                f"not UTF-8 text: {error.reason} at byte {error.start}", location=SourceLocation(display, 1, 1)
+            )
+        )
         return []
     documents: list[Document] = []
     try:
@@ -157,21 +154,24 @@ def _syntax_error(error: yaml.MarkedYAMLError, display: str) -> PgstateError:
         began = error.context_mark
         since = f" that began on line {began.line + 1}" if began and mark and began.line != mark.line else ""
         context = f" ({error.context}{since})"
-    return PgstateError(f"invalid YAML: {problem}{context}", location=location,
-                        hint="check the indentation and quoting around this place")
+    return PgstateError(
+        f"invalid YAML: {problem}{context}",
+        location=location,
+        hint="check the indentation and quoting around this place",
+    )
 
 
-def _build_document(
-    root: Node | None, display: str, index: int, problems: list[PgstateError]
-) -> Document | None:
+def _build_document(root: Node | None, display: str, index: int, problems: list[PgstateError]) -> Document | None:
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
         return None  # an empty document, e.g. after a trailing `---`
     builder = _Builder(display, problems)
     if not isinstance(root, MappingNode):
-        problems.append(PgstateError(
-            "a document must be a mapping whose first key is its kind (table, database, function, view)",
-            location=builder.mark(root),
-        ))
+        problems.append(
+            PgstateError(
+                "a document must be a mapping whose first key is its kind (table, database, function, view)",
+                location=builder.mark(root),
+            )
+        )
         return None
     start = root.start_mark
     builder.locations[()] = (start.line + 1, start.column + 1)
@@ -214,11 +214,13 @@ class _Builder:
     def scalar(self, node: ScalarNode) -> Any:
         construct = _SCALAR_CONSTRUCTORS.get(node.tag)
         if construct is None:
-            self.problems.append(PgstateError(
-                f"unsupported YAML tag {node.tag}",
-                location=self.mark(node),
-                hint="write plain strings, numbers, booleans, lists and mappings",
-            ))
+            self.problems.append(
+                PgstateError(
+                    f"unsupported YAML tag {node.tag}",
+                    location=self.mark(node),
+                    hint="write plain strings, numbers, booleans, lists and mappings",
+                )
+            )
             return node.value
         try:
             return construct(_CONSTRUCTOR, node)
@@ -257,16 +259,16 @@ class _Builder:
             self.entry(result, key_node, value_node, path, merged=True)
         return result
 
-    def unusual_entry(self, result: dict[str, Any], key_node: Node, value_node: Node, path: PathKey,
-                      merged: list[tuple[Node, Node]]) -> None:
+    def unusual_entry(
+        self, result: dict[str, Any], key_node: Node, value_node: Node, path: PathKey, merged: list[tuple[Node, Node]]
+    ) -> None:
         """A merge key (kept for after the mapping's own keys), a non-scalar key or a duplicate key."""
         if key_node.tag == _MERGE_TAG:
             merged.extend(self.merged_entries(value_node))
         else:
             self.entry(result, key_node, value_node, path, merged=False)
 
-    def entry(self, result: dict[str, Any], key_node: Node, value_node: Node, path: PathKey, *,
-              merged: bool) -> None:
+    def entry(self, result: dict[str, Any], key_node: Node, value_node: Node, path: PathKey, *, merged: bool) -> None:
         """Adds one key to ``result``; a merged key (``<<``) yields to a key already there."""
         key = self.key(key_node)
         if key is None:
@@ -275,11 +277,13 @@ class _Builder:
         if key in result:
             if not merged:
                 first_line = self.locations[key_path][0]
-                self.problems.append(PgstateError(
-                    f"duplicate key {key!r} in this mapping (first written on line {first_line})",
-                    location=self.mark(key_node),
-                    hint="a key may appear once per mapping: remove or merge one of them",
-                ))
+                self.problems.append(
+                    PgstateError(
+                        f"duplicate key {key!r} in this mapping (first written on line {first_line})",
+                        location=self.mark(key_node),
+                        hint="a key may appear once per mapping: remove or merge one of them",
+                    )
+                )
             return
         mark = key_node.start_mark
         self.locations[key_path] = (mark.line + 1, mark.column + 1)
@@ -290,8 +294,9 @@ class _Builder:
         # text: YAML 1.1 would otherwise turn a column called `on` or `yes` into a boolean.
         if type(node) is ScalarNode:
             return str(node.value)  # str() for mypy: a scalar's value is always text
-        self.problems.append(PgstateError("a mapping key must be a plain name, not a list or mapping",
-                                          location=self.mark(node)))
+        self.problems.append(
+            PgstateError("a mapping key must be a plain name, not a list or mapping", location=self.mark(node))
+        )
         return None
 
     def merged_entries(self, node: Node) -> list[tuple[Node, Node]]:
@@ -300,8 +305,9 @@ class _Builder:
         entries: list[tuple[Node, Node]] = []
         for source in sources:
             if type(source) is not MappingNode:
-                self.problems.append(PgstateError("`<<` must merge a mapping or a list of mappings",
-                                                  location=self.mark(source)))
+                self.problems.append(
+                    PgstateError("`<<` must merge a mapping or a list of mappings", location=self.mark(source))
+                )
                 continue
             nested: list[tuple[Node, Node]] = []
             for key_node, value_node in source.value:

@@ -130,9 +130,7 @@ def stop_server(server: LocalServer) -> None:
         # The postmaster removes postmaster.pid as it exits; a zombie nobody reaps still "exists" for kill().
         while _postmaster_pid(server.data_dir) == pid and (server.data_dir / "postmaster.pid").exists():
             if time.monotonic() > deadline:
-                raise PgstateError(
-                    f"PostgreSQL in {server.data_dir} did not stop{_log_tail(server.data_dir)}"
-                )
+                raise PgstateError(f"PostgreSQL in {server.data_dir} did not stop{_log_tail(server.data_dir)}")
             time.sleep(0.02)
     if server.socket_dir == _socket_dir(server.data_dir):
         with suppress(OSError):  # only when empty: don't leave one empty directory per data dir in /tmp

@@ -15,8 +15,6 @@ from psycopg import sql
 
 from .errors import SourceLocation
 
-NAMEDATALEN = 64  # PostgreSQL's identifier limit, including the terminating zero byte
-
 
 @dataclass(frozen=True, order=True)
 class QualifiedName:
@@ -32,8 +30,10 @@ class QualifiedName:
 
 def quote_for_display(identifier: str) -> str:
     """How PostgreSQL would print an identifier: bare when it can be, double-quoted otherwise (display only)."""
-    simple = identifier and (identifier[0].islower() or identifier[0] == "_") and all(
-        ch.islower() or ch.isdigit() or ch == "_" for ch in identifier
+    simple = (
+        identifier
+        and (identifier[0].islower() or identifier[0] == "_")
+        and all(ch.islower() or ch.isdigit() or ch == "_" for ch in identifier)
     )
     if simple and identifier.isascii():
         return identifier

@@ -60,8 +60,7 @@ def step_json(change: Change, conn: psycopg.Connection[Any] | None) -> dict[str,
         "lock": str(change.lock),
         "transactional": change.transactional,
         "phase": change.phase.name.lower(),
-        "rewrites": None if change.rewrites is None
-        else {"rows": change.rewrites.rows, "bytes": change.rewrites.bytes},
+        "rewrites": None if change.rewrites is None else {"rows": change.rewrites.rows, "bytes": change.rewrites.bytes},
         "hazards": [str(h) for h in change.hazards],
     }
 

@@ -24,7 +24,10 @@ def index_build_progress(url: str | None, builder_pid: int, description: str) ->
 
     stop = threading.Event()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[phase]}"), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[phase]}"),
+        TimeElapsedColumn(),
         transient=False,
     ) as bar:
         task = bar.add_task(description, total=None, phase="starting")

@@ -175,11 +175,13 @@ def _unknown_keys(error: ValidationError, doc: Document, path: PathKey) -> list[
         if key in allowed:
             continue
         close = difflib.get_close_matches(key, allowed, n=1)
-        problems.append(PgstateError(
-            f"unknown key {key!r} in {context}; allowed: {', '.join(allowed)}",
-            location=doc.locate((*path, key)),
-            hint=f"did you mean {close[0]!r}?" if close else None,
-        ))
+        problems.append(
+            PgstateError(
+                f"unknown key {key!r} in {context}; allowed: {', '.join(allowed)}",
+                location=doc.locate((*path, key)),
+                hint=f"did you mean {close[0]!r}?" if close else None,
+            )
+        )
     return problems
 
 
@@ -225,8 +227,10 @@ def _message(error: ValidationError) -> tuple[str, str | None]:
         case "pattern":
             return f"{_show(instance)} is not valid here", f"expected {_sentence(description)}"
         case "format":
-            return (f"{_show(instance)} is longer than {MAX_IDENTIFIER_BYTES} bytes in UTF-8",
-                    "PostgreSQL would silently truncate it: use a shorter name")
+            return (
+                f"{_show(instance)} is longer than {MAX_IDENTIFIER_BYTES} bytes in UTF-8",
+                "PostgreSQL would silently truncate it: use a shorter name",
+            )
         case "minLength":
             return "must not be empty", None
         case "maxLength":
@@ -252,8 +256,15 @@ def _sentence(description: str | None) -> str:
 
 
 def _expected_types(types: Any) -> str:
-    names = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
-             "object": "a mapping", "array": "a list", "null": "null"}
+    names = {
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "true or false",
+        "object": "a mapping",
+        "array": "a list",
+        "null": "null",
+    }
     listed = [types] if isinstance(types, str) else list(types)
     return " or ".join(names.get(name, name) for name in listed)
 
@@ -366,11 +377,13 @@ def _declaration_problems(docs: list[Document]) -> list[PgstateError]:
             problems.extend(_duplicate_function(doc, functions, location))
         elif doc.kind == "database":
             if database is not None:
-                problems.append(PgstateError(
-                    f"more than one database document (first at {database})",
-                    location=location,
-                    hint="put all settings, extensions and maintenance in one `database:` document",
-                ))
+                problems.append(
+                    PgstateError(
+                        f"more than one database document (first at {database})",
+                        location=location,
+                        hint="put all settings, extensions and maintenance in one `database:` document",
+                    )
+                )
             database = database or location
     return problems + namespace.problems
 
@@ -398,11 +411,13 @@ def _duplicate_function(
     first = seen.setdefault(key, location)
     if first is location:
         return []
-    return [PgstateError(
-        f"function {key[0]}.{key[1]}({arguments}) is declared twice (first at {first})",
-        location=location,
-        hint="declare each function in one document: merge the two",
-    )]
+    return [
+        PgstateError(
+            f"function {key[0]}.{key[1]}({arguments}) is declared twice (first at {first})",
+            location=location,
+            hint="declare each function in one document: merge the two",
+        )
+    ]
 
 
 def _table_problems(doc: Document) -> list[PgstateError]:
@@ -418,11 +433,13 @@ def _presence_problems(doc: Document) -> list[PgstateError]:
     if data.get("present", True) is not False:
         if "retire" not in data:
             return []
-        return [PgstateError(
-            "`retire` needs `present: false`: only a table being retired has retire settings",
-            location=doc.locate(("retire",)),
-            hint="add `present: false` to retire (drop) the table, or remove `retire`",
-        )]
+        return [
+            PgstateError(
+                "`retire` needs `present: false`: only a table being retired has retire settings",
+                location=doc.locate(("retire",)),
+                hint="add `present: false` to retire (drop) the table, or remove `retire`",
+            )
+        ]
     return [
         PgstateError(
             f"`{key}` cannot be used with `present: false`: the table is being retired",
@@ -441,17 +458,21 @@ def _include_problems(doc: Document, position: int, index: dict[str, Any]) -> li
     for offset, column in enumerate(index.get("include", [])):
         path: PathKey = ("indexes", position, "include", offset)
         if column in seen:
-            problems.append(PgstateError(
-                f"{_dotted(path[:3])} lists {column!r} twice",
-                location=doc.locate(path),
-                hint="list each included column once",
-            ))
+            problems.append(
+                PgstateError(
+                    f"{_dotted(path[:3])} lists {column!r} twice",
+                    location=doc.locate(path),
+                    hint="list each included column once",
+                )
+            )
         elif column in key_columns:
-            problems.append(PgstateError(
-                f"{_dotted(path[:3])}: {column!r} is already a key column of this index",
-                location=doc.locate(path),
-                hint="a column is either a key column or an included one: remove it from `include`",
-            ))
+            problems.append(
+                PgstateError(
+                    f"{_dotted(path[:3])}: {column!r} is already a key column of this index",
+                    location=doc.locate(path),
+                    hint="a column is either a key column or an included one: remove it from `include`",
+                )
+            )
         seen.add(column)
     return problems
 
@@ -464,11 +485,13 @@ def _policy_name_problems(doc: Document) -> list[PgstateError]:
         location = doc.locate(("policies", position, "name"))
         first = first_seen.setdefault(policy["name"], location)
         if first is not location:
-            problems.append(PgstateError(
-                f"policy {policy['name']!r} is declared twice on table {table} (first at {first})",
-                location=location,
-                hint="policy names are unique per table: rename or merge one of them",
-            ))
+            problems.append(
+                PgstateError(
+                    f"policy {policy['name']!r} is declared twice on table {table} (first at {first})",
+                    location=location,
+                    hint="policy names are unique per table: rename or merge one of them",
+                )
+            )
     return problems
 
 
@@ -476,12 +499,14 @@ def _function_problems(doc: Document) -> list[PgstateError]:
     data = doc.data
     if data.get("security") != "definer" or "search_path" in data:
         return []
-    return [PgstateError(
-        "a `security: definer` function must set `search_path`",
-        location=doc.locate(("security",)),
-        hint="add e.g. `search_path: [pg_catalog, public]` (or `[]` for an empty path): without it, "
-        "callers can run their own objects with the owner's rights",
-    )]
+    return [
+        PgstateError(
+            "a `security: definer` function must set `search_path`",
+            location=doc.locate(("security",)),
+            hint="add e.g. `search_path: [pg_catalog, public]` (or `[]` for an empty path): without it, "
+            "callers can run their own objects with the owner's rights",
+        )
+    ]
 
 
 # --- order -----------------------------------------------------------------------------------------------

@@ -46,17 +46,28 @@ def drift(ctx: TableContext) -> list[Finding]:
         target = column_target(ctx, column.name)
         if live is None:
             findings.append(
-                Finding(FindingKind.MISSING_COLUMN, "column", target, str(ctx.desired.name),
-                        "declared column does not exist", desired=column.type)
+                Finding(
+                    FindingKind.MISSING_COLUMN,
+                    "column",
+                    target,
+                    str(ctx.desired.name),
+                    "declared column does not exist",
+                    desired=column.type,
+                )
             )
         elif live.type != column.type:
             findings.append(
-                Finding(FindingKind.COLUMN_TYPE, "column", target, str(ctx.desired.name),
-                        f"type is {live.type}, desired {column.type}", desired=column.type, live=live.type)
+                Finding(
+                    FindingKind.COLUMN_TYPE,
+                    "column",
+                    target,
+                    str(ctx.desired.name),
+                    f"type is {live.type}, desired {column.type}",
+                    desired=column.type,
+                    live=live.type,
+                )
             )
     return findings
-
-
 
 
 register(Kind("columns", plan, drift))

@@ -12,7 +12,8 @@ from psycopg import sql
 from ..canonical import create_index_sql
 from ..change import Action, Change, Hazard, Lock, Phase
 from ..findings import Finding, FindingKind
-from ..model import NAMEDATALEN, Index, QualifiedName
+from ..model import Index, QualifiedName
+from ..naming import MAX_IDENTIFIER_BYTES, clip_to_bytes
 from . import Kind, TableContext, register
 
 TEMPORARY_SUFFIX = "_pgstate"
@@ -20,9 +21,7 @@ TEMPORARY_SUFFIX = "_pgstate"
 
 def temporary_name(name: str) -> str:
     """Where a replacement is built: the name plus a suffix, clipped to 63 bytes on a character boundary."""
-    limit = NAMEDATALEN - 1 - len(TEMPORARY_SUFFIX)
-    clipped = name.encode()[:limit].decode("utf-8", errors="ignore")
-    return clipped + TEMPORARY_SUFFIX
+    return clip_to_bytes(name, MAX_IDENTIFIER_BYTES - len(TEMPORARY_SUFFIX)) + TEMPORARY_SUFFIX
 
 
 def plan(ctx: TableContext) -> list[Change]:
@@ -146,22 +145,53 @@ def drift(ctx: TableContext) -> list[Finding]:
         current = ctx.live.indexes.get(name)
         target = str(index.qualified_name)
         if current is None:
-            findings.append(Finding(FindingKind.MISSING_INDEX, "index", target, table,
-                                    "declared index does not exist", desired=index.describe()))
+            findings.append(
+                Finding(
+                    FindingKind.MISSING_INDEX,
+                    "index",
+                    target,
+                    table,
+                    "declared index does not exist",
+                    desired=index.describe(),
+                )
+            )
         elif current.definition() != index.definition() and current.constraint is None:
-            findings.append(Finding(FindingKind.INDEX_DEFINITION, "index", target, table,
-                                    "definition differs", desired=index.describe(), live=current.describe()))
+            findings.append(
+                Finding(
+                    FindingKind.INDEX_DEFINITION,
+                    "index",
+                    target,
+                    table,
+                    "definition differs",
+                    desired=index.describe(),
+                    live=current.describe(),
+                )
+            )
     for name, current in sorted(ctx.live.indexes.items()):
         target = str(current.qualified_name)
         if not current.valid:
-            findings.append(Finding(FindingKind.INVALID_INDEX, "index", target, table,
-                                    "index is INVALID (a failed or interrupted concurrent build)",
-                                    live=current.describe()))
+            findings.append(
+                Finding(
+                    FindingKind.INVALID_INDEX,
+                    "index",
+                    target,
+                    table,
+                    "index is INVALID (a failed or interrupted concurrent build)",
+                    live=current.describe(),
+                )
+            )
         elif ctx.desired.indexes is not None and name not in wanted and current.constraint is None:
-            findings.append(Finding(FindingKind.UNMANAGED_INDEX, "index", target, table,
-                                    "index exists but is not declared"
-                                    + (" (prune_indexes will drop it)" if ctx.desired.prune_indexes else ""),
-                                    live=current.describe()))
+            findings.append(
+                Finding(
+                    FindingKind.UNMANAGED_INDEX,
+                    "index",
+                    target,
+                    table,
+                    "index exists but is not declared"
+                    + (" (prune_indexes will drop it)" if ctx.desired.prune_indexes else ""),
+                    live=current.describe(),
+                )
+            )
     return findings
 
 
