@@ -215,6 +215,15 @@ def test_merge_keys_are_supported(desired: Path) -> None:
     assert document.data["columns"]["b"] == {"using": "a::text", "type": "text"}
 
 
+def test_nested_aliases_cannot_expand_without_bound(desired: Path) -> None:
+    lines = ["table: t", "storage:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 12)]
+    write(desired, "\n".join(lines) + "\n")
+    assert problems(desired) == [
+        "desired/a.yaml:6:7: aliases of this YAML anchor expand the document beyond 100,000 values"
+    ]
+
+
 def test_document_is_a_plain_frozen_value(desired: Path) -> None:
     write(desired, "view: v\nquery: select 1\n")
     (document,) = load_documents(desired)

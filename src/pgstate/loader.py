@@ -27,6 +27,8 @@ try:
 except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
+_ALIAS_EXPANSION_LIMIT = 100_000  # far beyond any real desired file, far below exhausting memory
+
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -191,6 +193,8 @@ class _Builder:
         self.problems = problems
         self.locations: dict[PathKey, tuple[int, int]] = {}
         self.built: dict[int, Any] = {}  # id(collection node) -> its value; the nodes outlive the walk
+        self.sizes: dict[int, int] = {}  # id(collection node) -> its size with aliases expanded
+        self.expanded = 0  # values brought in by aliases so far
 
     def mark(self, node: Node) -> SourceLocation:
         return SourceLocation(self.display, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -206,10 +210,35 @@ class _Builder:
         # recorded under the anchor's path only; locate() of a path through the alias points at the alias.
         built = self.built.get(id(node))
         if built is not None:
-            return built
+            return self.reuse(node, built)
         built = self.sequence(node, path) if type(node) is SequenceNode else self.mapping(node, path)
         self.built[id(node)] = built
         return built
+
+    def reuse(self, node: Node, built: Any) -> Any:
+        """The value of an aliased collection, within a budget: what reads it later (JSON Schema's
+        messages print values whole) must not meet a billion-laughs expansion."""
+        self.expanded += self.size(node)
+        if self.expanded <= _ALIAS_EXPANSION_LIMIT:
+            return built
+        if self.expanded - self.size(node) <= _ALIAS_EXPANSION_LIMIT:  # report once per document
+            self.problems.append(PgstateError(
+                f"aliases of this YAML anchor expand the document beyond {_ALIAS_EXPANSION_LIMIT:,} values",
+                location=self.mark(node),  # an alias is its anchor's node: libyaml keeps no alias position
+                hint="write the repeated parts out, or use fewer nested aliases",
+            ))
+        return None
+
+    def size(self, node: Node) -> int:
+        """How many nodes ``node`` stands for once every alias inside it is expanded."""
+        known = self.sizes.get(id(node))
+        if known is None:
+            if type(node) is ScalarNode:
+                return 1
+            children = node.value if type(node) is SequenceNode else [part for pair in node.value for part in pair]
+            known = 1 + sum(self.size(child) for child in children)
+            self.sizes[id(node)] = known
+        return known
 
     def scalar(self, node: ScalarNode) -> Any:
         construct = _SCALAR_CONSTRUCTORS.get(node.tag)

@@ -20,6 +20,7 @@ def index_build_progress(url: str | None, builder_pid: int, description: str) ->
     if url is None:
         yield
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     stop = threading.Event()
@@ -28,6 +29,7 @@ def index_build_progress(url: str | None, builder_pid: int, description: str) ->
         BarColumn(),
         TextColumn("{task.fields[phase]}"),
         TimeElapsedColumn(),
+        console=Console(stderr=True),  # stdout stays for the result, which may be piped
         transient=False,
     ) as bar:
         task = bar.add_task(description, total=None, phase="starting")
