@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -231,16 +230,6 @@ def test_document_is_a_plain_frozen_value(desired: Path) -> None:
     assert document.kind == "view"
     with pytest.raises(AttributeError):
         document.file = "other"  # type: ignore[misc]
-
-
-def test_loading_is_fast(desired: Path) -> None:
-    table = "table: t{i}\ncolumns:\n  a: {{type: text}}\nindexes:\n  - columns: [a, b]\n    include: [c]\n"
-    write(desired, "---\n".join(table.format(i=i) for i in range(1000)))
-    started = time.perf_counter()
-    documents = load_documents(desired)
-    elapsed = time.perf_counter() - started
-    assert len(documents) == 1000
-    assert elapsed < 0.5  # about 0.02 s on a laptop; the bound only catches an accidental slow path
 
 
 # --- errors: syntax ---------------------------------------------------------------------------------------

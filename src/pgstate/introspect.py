@@ -47,42 +47,34 @@ def read_columns(cur: psycopg.Cursor[Any], oids: list[int]) -> dict[int, dict[st
 def read_indexes(cur: psycopg.Cursor[Any], tables: dict[int, QualifiedName]) -> dict[int, dict[str, Index]]:
     """Indexes of the tables with the given oids, keyed by table oid then index name."""
     cur.execute(query("indexes"), {"oids": list(tables)})
-    rows_by_index: dict[tuple[int, str], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in cur.fetchall():
-        rows_by_index[(row[0], row[1])].append(row)
     indexes: dict[int, dict[str, Index]] = defaultdict(dict)
-    for (table_oid, index_name), rows in rows_by_index.items():
-        indexes[table_oid][index_name] = index_from_rows(tables[table_oid], index_name, rows)
+    for row in cur.fetchall():
+        indexes[row[0]][row[1]] = index_from_row(tables[row[0]], row)
     return indexes
 
 
-def index_from_rows(table: QualifiedName, name: str, rows: list[tuple[Any, ...]]) -> Index:
-    (_, _, method, is_unique, is_valid, constraint, predicate, *_rest) = rows[0]
-    keys: list[IndexKey] = []
-    include: list[str] = []
-    for row in rows:
-        (_, _, _, _, _, _, _, _position, is_key, column, expression, desc, nulls_first, opclass, collation) = row
-        if not is_key:
-            include.append(column)
-            continue
-        keys.append(
-            IndexKey(
-                column=column if expression is None else None,
-                expression=expression,
-                descending=bool(desc),
-                nulls_first=bool(nulls_first),
-                opclass=opclass,
-                collation=collation,
-            )
+def index_from_row(table: QualifiedName, row: tuple[Any, ...]) -> Index:
+    (_, name, method, is_unique, is_valid, constraint, predicate, key_count,
+     columns, expressions, descending, nulls_first, opclasses, collations) = row
+    keys = tuple(
+        IndexKey(
+            column=columns[k] if expressions[k] is None else None,
+            expression=expressions[k],
+            descending=descending[k],
+            nulls_first=nulls_first[k],
+            opclass=opclasses[k],
+            collation=collations[k],
         )
+        for k in range(key_count)
+    )
     return Index(
         table=table,
         name=name,
-        keys=tuple(keys),
+        keys=keys,
         method=method,
-        unique=bool(is_unique),
-        include=tuple(include),
+        unique=is_unique,
+        include=tuple(columns[key_count:]),
         predicate=predicate,
-        valid=bool(is_valid),
+        valid=is_valid,
         constraint=constraint,
     )

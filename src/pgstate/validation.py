@@ -160,6 +160,8 @@ def _describe(error: ValidationError, doc: Document) -> list[PgstateError]:
         return _unknown_keys(error, doc, path)
     if error.validator == "required":
         return _missing_keys(error, doc, path)
+    if error.validator == "format" and _also_too_long(error):
+        return []  # the maxLength error already says it, in characters
     if "propertyNames" in error.relative_schema_path:
         path = (*path, str(error.instance))  # the offending name is a key of this mapping
     message, hint = _message(error)
@@ -234,7 +236,7 @@ def _message(error: ValidationError) -> tuple[str, str | None]:
         case "minLength":
             return "must not be empty", None
         case "maxLength":
-            return f"is longer than {value} characters", None
+            return f"is longer than {value} characters", "PostgreSQL would silently truncate it: use a shorter name"
         case "minItems":
             return ("must not be empty" if value == 1 else f"must list at least {value} items"), None
         case "uniqueItems":
@@ -246,6 +248,12 @@ def _message(error: ValidationError) -> tuple[str, str | None]:
         case "oneOf" | "anyOf":
             return f"expected {_sentence(description)}, got {_show(instance)}", None
     return error.message, None
+
+
+def _also_too_long(error: ValidationError) -> bool:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    limit = schema.get("maxLength")
+    return isinstance(error.instance, str) and limit is not None and len(error.instance) > limit
 
 
 def _sentence(description: str | None) -> str:
@@ -265,8 +273,8 @@ def _expected_types(types: Any) -> str:
         "array": "a list",
         "null": "null",
     }
-    listed = [types] if isinstance(types, str) else list(types)
-    return " or ".join(names.get(name, name) for name in listed)
+    listed = [names.get(name, name) for name in ([types] if isinstance(types, str) else types)]
+    return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
 
 
 def _show(value: Any) -> str:
