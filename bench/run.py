@@ -187,8 +187,7 @@ def in_process_breakdown(desired_dir: Path, url: str, repeat: int) -> dict[str, 
             marks.append(time.perf_counter())
             live = read_live_state(conn, [spec.name for spec in desired.tables])
             marks.append(time.perf_counter())
-            canonical = canonicalize(conn, desired.tables, live.tables, lock_timeout=LOCK_TIMEOUT,
-                                     files=desired.files)
+            canonical = canonicalize(conn, desired.tables, live.tables, lock_timeout=LOCK_TIMEOUT, files=desired.files)
             marks.append(time.perf_counter())
             plan = make_plan(canonical, live)
             marks.append(time.perf_counter())
@@ -329,8 +328,13 @@ def main() -> int:
     parser.add_argument("--tables", type=int, default=1000, help="tables of the large database (1000)")
     parser.add_argument("--small", type=int, default=100, help="tables of the small database, for scaling (100)")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each measurement (7)")
-    parser.add_argument("--profile", type=int, default=25, metavar="N",
-                        help="print the top N functions of a cProfile of the in-process plan (25; 0: none)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=25,
+        metavar="N",
+        help="print the top N functions of a cProfile of the in-process plan (25; 0: none)",
+    )
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results.md")
     args = parser.parse_args()
 
@@ -359,11 +363,17 @@ def main() -> int:
         python = str(VENV_BIN / "python")
         rows: list[tuple[str, int, Timing]] = [
             ("pg_dump --schema-only (baseline)", args.tables, dumps[args.tables]),
-            ("pgstate plan (CLI subprocess)", args.tables, time_command(plan_argv(desired_dirs["bench"], big),
-                                                                        args.repeat)),
+            (
+                "pgstate plan (CLI subprocess)",
+                args.tables,
+                time_command(plan_argv(desired_dirs["bench"], big), args.repeat),
+            ),
             ("pg_dump --schema-only", args.small, dumps[args.small]),
-            ("pgstate plan (CLI subprocess)", args.small, time_command(plan_argv(desired_dirs["bench_small"], small),
-                                                                       args.repeat)),
+            (
+                "pgstate plan (CLI subprocess)",
+                args.small,
+                time_command(plan_argv(desired_dirs["bench_small"], small), args.repeat),
+            ),
             ("python -c 'import pgstate.cli'", 0, time_command([python, "-c", "import pgstate.cli"], args.repeat)),
             ("python -c 'pass'", 0, time_command([python, "-c", "pass"], args.repeat)),
         ]
@@ -374,10 +384,14 @@ def main() -> int:
         trips: list[tuple[str, int, int]] = []
         for dbname, tables in sizes.items():
             desired_dir, url = desired_dirs[dbname], server.url(dbname)
-            trips.append(("in-process (load, introspect, canonicalize, make_plan)", tables,
-                          round_trips(server, dbname, partial(plan_in_process, desired_dir, url))))
-            trips.append(("CLI `pgstate plan`", tables,
-                          round_trips(server, dbname, partial(_cli, desired_dir, url))))
+            trips.append(
+                (
+                    "in-process (load, introspect, canonicalize, make_plan)",
+                    tables,
+                    round_trips(server, dbname, partial(plan_in_process, desired_dir, url)),
+                )
+            )
+            trips.append(("CLI `pgstate plan`", tables, round_trips(server, dbname, partial(_cli, desired_dir, url))))
 
         text = report(rows, dumps, trips, server_facts(server), args.repeat)
         print(text)

@@ -222,11 +222,13 @@ class _Builder:
         if self.expanded <= _ALIAS_EXPANSION_LIMIT:
             return built
         if self.expanded - self.size(node) <= _ALIAS_EXPANSION_LIMIT:  # report once per document
-            self.problems.append(PgstateError(
-                f"aliases of this YAML anchor expand the document beyond {_ALIAS_EXPANSION_LIMIT:,} values",
-                location=self.mark(node),  # an alias is its anchor's node: libyaml keeps no alias position
-                hint="write the repeated parts out, or use fewer nested aliases",
-            ))
+            self.problems.append(
+                PgstateError(
+                    f"aliases of this YAML anchor expand the document beyond {_ALIAS_EXPANSION_LIMIT:,} values",
+                    location=self.mark(node),  # an alias is its anchor's node: libyaml keeps no alias position
+                    hint="write the repeated parts out, or use fewer nested aliases",
+                )
+            )
         return None
 
     def size(self, node: Node) -> int:
