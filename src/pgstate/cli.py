@@ -115,10 +115,15 @@ def _scrubbed(text: str, urls: list[str]) -> str:
 
 
 def _validate(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from .engine import load_desired
+    from .engine import load_desired, refuse_unsupported
+    from .errors import InvalidDesiredState
 
-    desired = load_desired(args.desired)
+    desired = load_desired(args.desired, for_planning=False)
     print(f"{len(desired.files)} file(s), {len(desired.documents)} document(s): valid")
+    try:
+        refuse_unsupported(desired.documents)
+    except InvalidDesiredState as notes:
+        print(f"pgstate: note: valid, but plan and apply refuse these for now:\n{notes.render()}", file=sys.stderr)
     return ExitCode.OK
 
 

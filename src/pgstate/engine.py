@@ -10,7 +10,7 @@ import psycopg
 
 from .canonical import canonicalize
 from .desired import TableSpec, table_specs
-from .errors import PgstateError
+from .errors import InvalidDesiredState, PgstateError
 from .introspect import read_live_state
 from .loader import Document, load_documents
 from .model import DesiredState, LiveState
@@ -29,15 +29,46 @@ class DesiredFiles:
         return tuple(sorted({doc.file for doc in self.documents}))
 
 
-def load_desired(directory: Path) -> DesiredFiles:
-    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database."""
+def load_desired(directory: Path, *, for_planning: bool = True) -> DesiredFiles:
+    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database.
+
+    ``for_planning``: also refuse what the format allows but this version cannot plan yet.
+    """
     if not directory.is_dir():
         raise PgstateError(
             f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
         )
     documents = load_documents(directory)
     validate_documents(documents)
+    if for_planning:
+        refuse_unsupported(documents)
     return DesiredFiles(directory, documents, table_specs(documents))
+
+
+# Parts of the format that validate (the schema describes all of it) but that this version cannot plan yet.
+# Planning around them would report "no changes" for a policy or a retirement nobody applied: refuse instead.
+UNSUPPORTED_KINDS = ("database", "function", "view")
+UNSUPPORTED_TABLE_KEYS = ("rls", "policies", "storage", "retire")
+
+
+def refuse_unsupported(documents: list[Document]) -> None:
+    problems: list[PgstateError] = []
+    hint = "this version of pgstate plans indexes and column types only; move the document out of the desired directory"
+    for doc in documents:
+        if doc.kind in UNSUPPORTED_KINDS:
+            problems.append(
+                PgstateError(f"`{doc.kind}` documents are not supported yet", location=doc.locate(()), hint=hint)
+            )
+            continue
+        for key in UNSUPPORTED_TABLE_KEYS:
+            if key in doc.data:
+                problems.append(PgstateError(f"`{key}` is not supported yet", location=doc.locate((key,)), hint=hint))
+        if doc.data.get("present") is False and "retire" not in doc.data:
+            problems.append(
+                PgstateError("`present: false` is not supported yet", location=doc.locate(("present",)), hint=hint)
+            )
+    if problems:
+        raise InvalidDesiredState(problems)
 
 
 @dataclass(frozen=True)

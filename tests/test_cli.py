@@ -1,0 +1,123 @@
+"""The command line as users meet it: options, formats, exit codes, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pgharness import TestDatabase, run_pgstate, run_pgstate_inprocess
+
+TABLE = "CREATE TABLE t (a int, b varchar(20), c json);"
+DESIRED = """
+table: t
+columns:
+  c: {type: jsonb}
+indexes:
+  - {name: t_a_idx, columns: [a]}
+"""
+
+
+@pytest.fixture
+def desired(tmp_path: Path) -> Path:
+    directory = tmp_path / "desired"
+    directory.mkdir()
+    (directory / "t.yaml").write_text(DESIRED)
+    return directory
+
+
+def run(db: TestDatabase, desired: Path, *args: str) -> tuple[int, str, str]:
+    result = run_pgstate_inprocess([*args, "--desired", str(desired), "--database-url", db.url])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_plan_formats(database: TestDatabase, desired: Path) -> None:
+    database.execute(TABLE)
+    code, text, _ = run(database, desired, "plan")
+    assert code == 2
+    assert "alter-column-type public.t.c" in text and "rewrites public.t" in text and "table-rewrite" in text
+    code, out, _ = run(database, desired, "plan", "--format", "json")
+    plan = json.loads(out)
+    assert code == 2 and plan["format"] == "pgstate-plan/1" and len(plan["fingerprint"]) == 64
+    step = plan["steps"][0]
+    assert set(step) == {
+        "action",
+        "target",
+        "table",
+        "summary",
+        "sql",
+        "lock",
+        "transactional",
+        "phase",
+        "rewrites",
+        "hazards",
+    }
+    assert step["rewrites"]["rows"] >= -1
+    code, sql_text, _ = run(database, desired, "plan", "--format", "sql")
+    assert code == 2 and "BEGIN;" in sql_text and "COMMIT;" in sql_text and 'USING ("c"::jsonb)' in sql_text
+    code, markdown, _ = run(database, desired, "plan", "--format", "markdown")
+    assert code == 2 and markdown.startswith("### pgstate plan") and "| # | step |" in markdown
+
+
+def test_unsupported_parts_are_refused_not_ignored(database: TestDatabase, desired: Path) -> None:
+    database.execute(TABLE)
+    (desired / "t.yaml").write_text(DESIRED + "rls: {enabled: true}\n")
+    code, _, err = run(database, desired, "plan")
+    assert code == 1
+    assert "t.yaml:7:1: `rls` is not supported yet" in err
+    validate = run_pgstate_inprocess(["validate", "--desired", str(desired)])
+    assert validate.exit_code == 0  # the format allows it; plan and apply refuse it
+    assert "not supported yet" in validate.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--lock-timeout", "soon"], ["--retries", "-1"], ["--format", "yaml"], ["--no-such-option"]],
+)
+def test_bad_options_exit_1(desired: Path, args: list[str]) -> None:
+    result = run_pgstate_inprocess(["apply", "--desired", str(desired), *args])
+    assert result.exit_code == 1
+    assert "pgstate: error:" in result.stderr
+
+
+def test_apply_without_terminal_or_yes_changes_nothing(database: TestDatabase, desired: Path) -> None:
+    database.execute(TABLE)
+    result = run_pgstate(["apply", "--desired", str(desired), "--database-url", database.url])
+    assert result.exit_code == 1
+    assert "pass --yes" in result.stderr
+    assert database.query("SELECT to_regclass('t_a_idx')") == [(None,)]
+
+
+def test_apply_json_reports_the_run(database: TestDatabase, desired: Path) -> None:
+    database.execute(TABLE)
+    code, out, err = run(database, desired, "apply", "--yes", "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["status"] == "applied" and result["run_id"] == 1 and len(result["plan"]["steps"]) == 2
+    code, out, _ = run(database, desired, "apply", "--yes", "--format", "json")
+    assert code == 0 and json.loads(out)["status"] == "no changes"
+
+
+def test_drift_formats(database: TestDatabase, desired: Path) -> None:
+    database.execute(TABLE + "CREATE INDEX t_b_idx ON t (b); CREATE INDEX t_a_idx ON t (a, b);")
+    code, text, _ = run(database, desired, "drift")
+    assert code == 2
+    assert "column public.t.c: type is json, desired jsonb" in text
+    assert "index public.t_a_idx: definition differs" in text
+    assert "index public.t_b_idx: index exists but is not declared" in text
+    code, out, _ = run(database, desired, "drift", "--format", "json")
+    findings = {f["finding"] for f in json.loads(out)["findings"]}
+    assert findings == {"column-type", "index-definition", "unmanaged-index"}
+    code, markdown, _ = run(database, desired, "drift", "--format", "markdown")
+    assert markdown.startswith("### pgstate drift") and "| object | finding | desired | live |" in markdown
+
+
+def test_drift_reports_invalid_indexes(database: TestDatabase, desired: Path) -> None:
+    database.execute(
+        TABLE + "CREATE INDEX t_a_idx ON t (a);"
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 't_a_idx'::regclass;"
+    )
+    code, out, _ = run(database, desired, "drift", "--format", "json")
+    assert code == 2
+    assert "invalid-index" in {f["finding"] for f in json.loads(out)["findings"]}
