@@ -10,7 +10,19 @@ from typing import Any
 import psycopg
 
 from .catalog import query
-from .model import Column, Index, IndexKey, LiveState, LiveTable, QualifiedName, TableSize
+from .model import (
+    Column,
+    Function,
+    Index,
+    IndexKey,
+    LiveState,
+    LiveTable,
+    Policy,
+    QualifiedName,
+    RowSecurity,
+    TableSize,
+    View,
+)
 
 # pg_index.indoption bits (src/include/catalog/pg_index.h)
 INDOPTION_DESC = 1
@@ -26,8 +38,13 @@ class Attribute:
 Attributes = dict[int, dict[int, Attribute]]  # table oid -> attnum -> attribute
 
 
-def read_live_state(conn: psycopg.Connection[Any], tables: Iterable[QualifiedName]) -> LiveState:
-    """Introspect the given tables (those that exist): five queries, whatever the number of tables."""
+def read_live_state(
+    conn: psycopg.Connection[Any],
+    tables: Iterable[QualifiedName],
+    functions: Iterable[QualifiedName] = (),
+    views: Iterable[QualifiedName] = (),
+) -> LiveState:
+    """Introspect the given objects (those that exist): eight queries, whatever their number."""
     wanted = sorted(set(tables))
     with conn.cursor() as cur:
         cur.execute(query("server"))
@@ -37,16 +54,82 @@ def read_live_state(conn: psycopg.Connection[Any], tables: Iterable[QualifiedNam
             {"schemas": [t.schema for t in wanted], "names": [t.name for t in wanted]},
         )
         found = {
-            oid: (QualifiedName(schema, name), TableSize(int(rows), int(size)))
-            for oid, schema, name, rows, size in cur.fetchall()
+            oid: (QualifiedName(schema, name), TableSize(int(rows), int(size)), RowSecurity(enabled, forced))
+            for oid, schema, name, rows, size, enabled, forced in cur.fetchall()
         }
+        names = {oid: name for oid, (name, _, _) in found.items()}
         columns, attributes = read_columns(cur, list(found))
-        indexes = read_indexes(cur, {oid: name for oid, (name, _) in found.items()}, attributes)
+        indexes = read_indexes(cur, names, attributes)
+        policies = read_policies(cur, names)
+        live_functions = read_functions(cur, functions)
+        live_views = read_views(cur, views)
     live = {
-        name: LiveTable(name, oid, columns.get(oid, {}), indexes.get(oid, {}), size)
-        for oid, (name, size) in found.items()
+        name: LiveTable(name, oid, columns.get(oid, {}), indexes.get(oid, {}), size, rls, policies.get(oid, {}))
+        for oid, (name, size, rls) in found.items()
     }
-    return LiveState(server_version=int(server_version), search_path=str(search_path), tables=live)
+    return LiveState(
+        server_version=int(server_version),
+        search_path=str(search_path),
+        tables=live,
+        functions=live_functions,
+        views=live_views,
+    )
+
+
+def read_policies(cur: psycopg.Cursor[Any], tables: dict[int, QualifiedName]) -> dict[int, dict[str, Policy]]:
+    """Policies of the tables with the given oids, keyed by table oid then policy name."""
+    cur.execute(query("policies"), {"oids": list(tables)})
+    policies: dict[int, dict[str, Policy]] = defaultdict(dict)
+    for (table_oid, name, command, permissive, roles, using, with_check, using_tree, with_check_tree,
+         columns, functions) in cur.fetchall():
+        policies[table_oid][name] = Policy(
+            table=tables[table_oid],
+            name=name,
+            command=command,
+            roles=tuple(roles),
+            permissive=permissive,
+            using=using,
+            with_check=with_check,
+            columns=tuple(columns),
+            functions=tuple(functions),
+            using_tree=using_tree,
+            with_check_tree=with_check_tree,
+        )
+    return policies
+
+
+def read_functions(
+    cur: psycopg.Cursor[Any], names: Iterable[QualifiedName], *, oids: list[int] | None = None
+) -> dict[QualifiedName, tuple[Function, ...]]:
+    """Every overload of the named functions (or of the functions with the given oids), by name."""
+    wanted = sorted(set(names))
+    if oids is not None:
+        cur.execute(query("functions_by_oid"), {"oids": oids})
+    else:
+        cur.execute(query("functions"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    found: dict[QualifiedName, list[Function]] = defaultdict(list)
+    for (_oid, schema, name, argument_types, identity, arguments, returns, language, volatility, definer,
+         search_path, body) in cur.fetchall():
+        found[QualifiedName(schema, name)].append(
+            Function(schema, name, argument_types, identity, arguments, returns, language, volatility, definer,
+                     search_path, body)
+        )
+    return {name: tuple(overloads) for name, overloads in found.items()}
+
+
+def read_views(
+    cur: psycopg.Cursor[Any], names: Iterable[QualifiedName], *, oids: list[int] | None = None
+) -> dict[QualifiedName, View]:
+    wanted = sorted(set(names))
+    if oids is not None:
+        cur.execute(query("views_by_oid"), {"oids": oids})
+    else:
+        cur.execute(query("views"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    return {
+        QualifiedName(schema, name): View(QualifiedName(schema, name), definition,
+                                          tuple(zip(column_names, column_types, strict=True)))
+        for _oid, schema, name, definition, column_names, column_types, _options in cur.fetchall()
+    }
 
 
 def read_columns(cur: psycopg.Cursor[Any], oids: list[int]) -> tuple[dict[int, dict[str, Column]], Attributes]:

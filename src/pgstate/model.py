@@ -131,12 +131,93 @@ def human_bytes(size: int) -> str:
 
 
 @dataclass(frozen=True)
+class RowSecurity:
+    enabled: bool = False
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A row-level security policy; expressions as ``pg_get_expr(polqual, polrelid)`` prints them."""
+
+    table: QualifiedName
+    name: str
+    command: str  # all | select | insert | update | delete
+    roles: tuple[str, ...]  # sorted; "public" for PUBLIC
+    permissive: bool
+    using: str | None
+    with_check: str | None
+    # Facts for ordering and lint, not part of the definition:
+    columns: tuple[str, ...] = field(default=(), compare=False)  # the table's columns it refers to
+    functions: tuple[str, ...] = field(default=(), compare=False)  # signatures of functions it calls
+    using_tree: str | None = field(default=None, compare=False, repr=False)  # pg_node_tree text
+    with_check_tree: str | None = field(default=None, compare=False, repr=False)
+    location: SourceLocation | None = field(default=None, compare=False)
+
+    def definition(self) -> tuple[Any, ...]:
+        return (self.command, self.roles, self.permissive, self.using, self.with_check)
+
+    def describe(self) -> str:
+        text = f"{'PERMISSIVE' if self.permissive else 'RESTRICTIVE'} FOR {self.command.upper()}"
+        text += f" TO {', '.join(self.roles)}"
+        if self.using is not None:
+            text += f" USING {self.using}"
+        if self.with_check is not None:
+            text += f" WITH CHECK {self.with_check}"
+        return text
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function, with the fields ``CREATE FUNCTION`` sets, spelled as the catalog gives them back."""
+
+    schema: str
+    name: str
+    argument_types: str  # oidvectortypes(proargtypes): what tells overloads apart
+    identity_arguments: str  # pg_get_function_identity_arguments: with names, for DROP and messages
+    arguments: str  # pg_get_function_arguments: with names and defaults, for CREATE
+    returns: str  # pg_get_function_result
+    language: str
+    volatility: str  # volatile | stable | immutable
+    security_definer: bool
+    search_path: str | None  # the search_path setting in proconfig as the catalog stores it; None: not set
+    body: str
+    location: SourceLocation | None = field(default=None, compare=False)
+
+    @property
+    def qualified_name(self) -> QualifiedName:
+        return QualifiedName(self.schema, self.name)
+
+    @property
+    def key(self) -> str:
+        """schema.name(types), as policies.sql names the functions a policy depends on."""
+        return f"{self.schema}.{self.name}({self.argument_types})"
+
+    def describe(self) -> str:
+        return f"{self.qualified_name}({self.identity_arguments}) RETURNS {self.returns}"
+
+    def definition(self) -> tuple[Any, ...]:
+        return (self.arguments, self.returns, self.language, self.volatility, self.security_definer,
+                self.search_path, self.body.strip())
+
+
+@dataclass(frozen=True)
+class View:
+    name: QualifiedName
+    definition: str  # pg_get_viewdef(oid, true)
+    columns: tuple[tuple[str, str], ...]  # (name, format_type) in order: what CREATE OR REPLACE must keep
+    location: SourceLocation | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class LiveTable:
     name: QualifiedName
     oid: int
     columns: dict[str, Column]
     indexes: dict[str, Index]
     size: TableSize
+    rls: RowSecurity = RowSecurity()
+    policies: dict[str, Policy] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,6 +228,8 @@ class DesiredTable:
     indexes: tuple[Index, ...] | None  # None: the key is absent, indexes are not managed
     prune_indexes: bool
     location: SourceLocation | None = field(default=None, compare=False)
+    rls: RowSecurity | None = None  # None: not managed
+    policies: tuple[Policy, ...] | None = None  # None: not managed; else the complete set
 
 
 @dataclass(frozen=True)
@@ -154,9 +237,13 @@ class LiveState:
     server_version: int  # server_version_num, e.g. 180001
     search_path: str
     tables: dict[QualifiedName, LiveTable]
+    functions: dict[QualifiedName, tuple[Function, ...]] = field(default_factory=dict)  # every overload
+    views: dict[QualifiedName, View] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class DesiredState:
     tables: dict[QualifiedName, DesiredTable]
     files: tuple[str, ...]  # the desired files read, relative to the desired directory
+    functions: dict[QualifiedName, Function] = field(default_factory=dict)
+    views: dict[QualifiedName, View] = field(default_factory=dict)

@@ -10,7 +10,9 @@ SELECT c.oid,
        (c.relpages::bigint + coalesce(toast.relpages, 0)
         + coalesce((SELECT sum(ic.relpages) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                     WHERE i.indrelid = c.oid), 0))
-       * current_setting('block_size')::bigint AS estimated_bytes
+       * current_setting('block_size')::bigint AS estimated_bytes,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced
 FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS wanted(schema_name, table_name)
 JOIN pg_namespace n ON n.nspname = wanted.schema_name
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.table_name

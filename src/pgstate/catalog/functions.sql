@@ -1,0 +1,21 @@
+-- Every function (not procedure or aggregate) with one of the given names, each overload a row, with the
+-- fields CREATE FUNCTION sets, spelled by the catalog. %(schemas)s and %(names)s are parallel arrays.
+SELECT p.oid,
+       n.nspname AS schema_name,
+       p.proname AS function_name,
+       oidvectortypes(p.proargtypes) AS argument_types,
+       pg_get_function_identity_arguments(p.oid) AS identity_arguments,
+       pg_get_function_arguments(p.oid) AS arguments,
+       pg_get_function_result(p.oid) AS returns,
+       l.lanname AS language,
+       CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END AS volatility,
+       p.prosecdef AS security_definer,
+       (SELECT substr(setting, length('search_path=') + 1)
+        FROM unnest(p.proconfig) AS setting WHERE setting LIKE 'search\_path=%%') AS search_path,
+       p.prosrc AS body
+FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS wanted(schema_name, function_name)
+JOIN pg_namespace n ON n.nspname = wanted.schema_name
+JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = wanted.function_name
+JOIN pg_language l ON l.oid = p.prolang
+WHERE p.prokind = 'f'
+ORDER BY n.nspname, p.proname, 4

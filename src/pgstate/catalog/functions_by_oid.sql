@@ -1,0 +1,20 @@
+-- The functions with the given oids (temporary ones, on which desired functions are deparsed), with the
+-- same columns as functions.sql.
+SELECT p.oid,
+       n.nspname AS schema_name,
+       p.proname AS function_name,
+       oidvectortypes(p.proargtypes) AS argument_types,
+       pg_get_function_identity_arguments(p.oid) AS identity_arguments,
+       pg_get_function_arguments(p.oid) AS arguments,
+       pg_get_function_result(p.oid) AS returns,
+       l.lanname AS language,
+       CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END AS volatility,
+       p.prosecdef AS security_definer,
+       (SELECT substr(setting, length('search_path=') + 1)
+        FROM unnest(p.proconfig) AS setting WHERE setting LIKE 'search\_path=%%') AS search_path,
+       p.prosrc AS body
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE p.oid = ANY (%(oids)s::oid[])
+ORDER BY p.oid

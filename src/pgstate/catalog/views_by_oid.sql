@@ -1,0 +1,15 @@
+-- The views with the given oids (temporary ones, on which desired views are deparsed), with the same
+-- columns as views.sql.
+SELECT c.oid,
+       n.nspname AS schema_name,
+       c.relname AS view_name,
+       pg_get_viewdef(c.oid, true) AS definition,
+       ARRAY(SELECT a.attname FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS column_names,
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS column_types,
+       coalesce(c.reloptions, '{}') AS options
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = ANY (%(oids)s::oid[])
+ORDER BY c.oid
