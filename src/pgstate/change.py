@@ -46,6 +46,7 @@ class Hazard(StrEnum):
     BLOCKS_WRITES = "blocks-writes"  # a non-concurrent index build holds SHARE: writes wait
     INDEX_DROPPED = "index-dropped"  # queries that used the index may become slow
     UNIQUE_MAY_FAIL = "unique-may-fail"  # existing duplicates make the build fail (and roll back)
+    INDEX_REBUILD = "index-rebuild"  # a type change rebuilds indexes on the column under ACCESS EXCLUSIVE
 
 
 HAZARD_HELP: dict[Hazard, str] = {
@@ -54,6 +55,8 @@ HAZARD_HELP: dict[Hazard, str] = {
     Hazard.BLOCKS_WRITES: "index built inside the transaction: writes to the table wait for the build",
     Hazard.INDEX_DROPPED: "queries that used this index may become slower",
     Hazard.UNIQUE_MAY_FAIL: "fails, and the run rolls back, if the table holds duplicate values",
+    Hazard.INDEX_REBUILD: "the type change rebuilds indexes on the column under ACCESS EXCLUSIVE, without rewriting"
+    " the table",
 }
 
 

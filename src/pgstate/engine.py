@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,10 @@ import psycopg
 from .canonical import canonicalize
 from .desired import TableSpec, table_specs
 from .errors import InvalidDesiredState, PgstateError
-from .introspect import read_live_state
+from .introspect import read_live_state, read_relation_owners
+from .kinds.indexes import temporary_name
 from .loader import Document, load_documents
-from .model import DesiredState, LiveState
+from .model import DesiredState, LiveState, QualifiedName
 from .plan import Plan, make_plan
 from .validation import validate_documents
 
@@ -81,7 +82,19 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
     """The live state of the managed tables, and the desired state spelled as the server spells it."""
     live = read_live_state(conn, [spec.name for spec in desired.tables])
     canonical = canonicalize(conn, desired.tables, live.tables, lock_timeout=lock_timeout, files=desired.files)
-    return Snapshot(canonical, live)
+    with conn.cursor() as cur:
+        owners = read_relation_owners(cur, relation_names(canonical))
+    return Snapshot(canonical, replace(live, relations=owners))
+
+
+def relation_names(desired: DesiredState) -> set[QualifiedName]:
+    """The relation names applying the desired indexes would take: their names and replacements' names."""
+    names = set()
+    for table in desired.tables.values():
+        for index in table.indexes or ():
+            names.add(index.qualified_name)
+            names.add(QualifiedName(index.table.schema, temporary_name(index.name)))
+    return names
 
 
 def plan_for(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeout: str) -> tuple[Snapshot, Plan]:

@@ -54,18 +54,25 @@ def read_live_state(
             {"schemas": [t.schema for t in wanted], "names": [t.name for t in wanted]},
         )
         found = {
-            oid: (QualifiedName(schema, name), TableSize(int(rows), int(size)), RowSecurity(enabled, forced))
-            for oid, schema, name, rows, size, enabled, forced in cur.fetchall()
+            oid: (
+                QualifiedName(schema, name),
+                TableSize(int(rows), int(size)),
+                RowSecurity(enabled, forced),
+                partitioned,
+            )
+            for oid, schema, name, rows, size, enabled, forced, partitioned in cur.fetchall()
         }
-        names = {oid: name for oid, (name, _, _) in found.items()}
+        names = {oid: name for oid, (name, _, _, _) in found.items()}
         columns, attributes = read_columns(cur, list(found))
         indexes = read_indexes(cur, names, attributes)
         policies = read_policies(cur, names)
         live_functions = read_functions(cur, functions)
         live_views = read_views(cur, views)
     live = {
-        name: LiveTable(name, oid, columns.get(oid, {}), indexes.get(oid, {}), size, rls, policies.get(oid, {}))
-        for oid, (name, size, rls) in found.items()
+        name: LiveTable(
+            name, oid, columns.get(oid, {}), indexes.get(oid, {}), size, rls, policies.get(oid, {}), partitioned
+        )
+        for oid, (name, size, rls, partitioned) in found.items()
     }
     return LiveState(
         server_version=int(server_version),
@@ -76,12 +83,48 @@ def read_live_state(
     )
 
 
+RELKINDS = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+    "f": "foreign table",
+    "c": "type",
+    "t": "TOAST table",
+}
+
+
+def read_relation_owners(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName]) -> dict[QualifiedName, str]:
+    """Which relation holds each of the given names now: ``index on <table>``, or its kind."""
+    wanted = sorted(set(names))
+    cur.execute(query("relations"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    owners = {}
+    for schema, name, relkind, table_schema, table_name in cur.fetchall():
+        if relkind in ("i", "I"):
+            owners[QualifiedName(schema, name)] = f"index on {QualifiedName(table_schema, table_name)}"
+        else:
+            owners[QualifiedName(schema, name)] = RELKINDS.get(relkind, "relation")
+    return owners
+
+
 def read_policies(cur: psycopg.Cursor[Any], tables: dict[int, QualifiedName]) -> dict[int, dict[str, Policy]]:
     """Policies of the tables with the given oids, keyed by table oid then policy name."""
     cur.execute(query("policies"), {"oids": list(tables)})
     policies: dict[int, dict[str, Policy]] = defaultdict(dict)
-    for (table_oid, name, command, permissive, roles, using, with_check, using_tree, with_check_tree,
-         columns, functions) in cur.fetchall():
+    for (
+        table_oid,
+        name,
+        command,
+        permissive,
+        roles,
+        using,
+        with_check,
+        using_tree,
+        with_check_tree,
+        columns,
+        functions,
+    ) in cur.fetchall():
         policies[table_oid][name] = Policy(
             table=tables[table_oid],
             name=name,
@@ -108,11 +151,34 @@ def read_functions(
     else:
         cur.execute(query("functions"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
     found: dict[QualifiedName, list[Function]] = defaultdict(list)
-    for (_oid, schema, name, argument_types, identity, arguments, returns, language, volatility, definer,
-         search_path, body) in cur.fetchall():
+    for (
+        _oid,
+        schema,
+        name,
+        argument_types,
+        identity,
+        arguments,
+        returns,
+        language,
+        volatility,
+        definer,
+        search_path,
+        body,
+    ) in cur.fetchall():
         found[QualifiedName(schema, name)].append(
-            Function(schema, name, argument_types, identity, arguments, returns, language, volatility, definer,
-                     search_path, body)
+            Function(
+                schema,
+                name,
+                argument_types,
+                identity,
+                arguments,
+                returns,
+                language,
+                volatility,
+                definer,
+                search_path,
+                body,
+            )
         )
     return {name: tuple(overloads) for name, overloads in found.items()}
 
@@ -126,8 +192,9 @@ def read_views(
     else:
         cur.execute(query("views"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
     return {
-        QualifiedName(schema, name): View(QualifiedName(schema, name), definition,
-                                          tuple(zip(column_names, column_types, strict=True)))
+        QualifiedName(schema, name): View(
+            QualifiedName(schema, name), definition, tuple(zip(column_names, column_types, strict=True))
+        )
         for _oid, schema, name, definition, column_names, column_types, _options in cur.fetchall()
     }
 

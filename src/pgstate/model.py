@@ -106,6 +106,9 @@ class Column:
     # Desired only: converting the live column to this type rewrites the table (measured by the server on an
     # empty temporary copy: its relfilenode changes).
     rewrites: bool = field(default=False, compare=False)
+    # Desired only: the live indexes the type change rebuilds even without rewriting the table (measured the
+    # same way on a copy that holds them).
+    rebuilds: tuple[str, ...] = field(default=(), compare=False)
     location: SourceLocation | None = field(default=None, compare=False)
 
 
@@ -197,8 +200,15 @@ class Function:
         return f"{self.qualified_name}({self.identity_arguments}) RETURNS {self.returns}"
 
     def definition(self) -> tuple[Any, ...]:
-        return (self.arguments, self.returns, self.language, self.volatility, self.security_definer,
-                self.search_path, self.body.strip())
+        return (
+            self.arguments,
+            self.returns,
+            self.language,
+            self.volatility,
+            self.security_definer,
+            self.search_path,
+            self.body.strip(),
+        )
 
 
 @dataclass(frozen=True)
@@ -218,6 +228,7 @@ class LiveTable:
     size: TableSize
     rls: RowSecurity = RowSecurity()
     policies: dict[str, Policy] = field(default_factory=dict)
+    partitioned: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,6 +250,9 @@ class LiveState:
     tables: dict[QualifiedName, LiveTable]
     functions: dict[QualifiedName, tuple[Function, ...]] = field(default_factory=dict)  # every overload
     views: dict[QualifiedName, View] = field(default_factory=dict)
+    # Relation names the desired state uses (index names, the temporary names of replacements) -> which
+    # relation owns each now: "index on <table>" or its kind. Filled after canonicalization.
+    relations: dict[QualifiedName, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

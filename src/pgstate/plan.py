@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -72,12 +72,30 @@ def make_plan(desired: DesiredState, live: LiveState) -> Plan:
     for context in table_contexts(desired, live):
         for kind in all_kinds():
             changes.extend(kind.plan(context))
-    return Plan(tuple(order_changes(changes)), fingerprint(desired, live), live.server_version)
+    return Plan(tuple(order_changes(link_across_kinds(changes))), fingerprint(desired, live), live.server_version)
+
+
+def link_across_kinds(changes: list[Change]) -> list[Change]:
+    """Edges between kinds, which no kind can see alone.
+
+    An index dropped from a table whose column types change is dropped before the change: the change would
+    otherwise rebuild it for nothing, or fail on it (``lower(a)`` when ``a`` becomes an integer).
+    """
+    drops: dict[str, list[str]] = {}
+    for change in changes:
+        if change.action is Action.DROP_INDEX:
+            drops.setdefault(change.table, []).append(change.key)
+    return [
+        replace(change, after=(*change.after, *drops[change.table]))
+        if change.action is Action.ALTER_COLUMN_TYPE and change.table in drops
+        else change
+        for change in changes
+    ]
 
 
 def table_contexts(desired: DesiredState, live: LiveState) -> list[TableContext]:
     return [
-        TableContext(table, live.tables[name])
+        TableContext(table, live.tables[name], live.relations)
         for name, table in sorted(desired.tables.items())
         if table.present and name in live.tables
     ]
@@ -93,6 +111,13 @@ def check_declared_objects_exist(desired: DesiredState, live: LiveState) -> None
                 f"table {name} is declared but does not exist",
                 location=table.location,
                 hint="pgstate never creates tables: create it with the application's migrations, or remove the file",
+            )
+        if found.partitioned and table.indexes is not None:
+            raise PgstateError(
+                f"table {name} is partitioned: its indexes cannot be built CONCURRENTLY, and pgstate does not"
+                " manage them yet",
+                location=table.location,
+                hint="remove `indexes:` for this table (its column types can still be managed)",
             )
         for column in table.columns:
             if column.name not in found.columns:
@@ -110,7 +135,11 @@ def order_changes(changes: list[Change]) -> list[Change]:
     """
     by_key = {change.key: change for change in changes}
     if len(by_key) != len(changes):
-        raise AssertionError("two steps with the same action and target")
+        twice = sorted(key for key in by_key if sum(c.key == key for c in changes) > 1)
+        raise PgstateError(
+            f"the plan has the same step twice: {', '.join(twice)}",
+            hint="two desired objects map to the same live object; rename one",
+        )
     waiting_on = {key: {dep for dep in change.after if dep in by_key} for key, change in by_key.items()}
     dependents: dict[str, list[str]] = {key: [] for key in by_key}
     for key, deps in waiting_on.items():
@@ -139,10 +168,12 @@ def order_changes(changes: list[Change]) -> list[Change]:
 
 def fingerprint(desired: DesiredState, live: LiveState) -> str:
     """A digest of the live definitions of the managed objects (not their sizes, which change all the time)."""
-    state = {
+    state: dict[str, Any] = {
         str(name): live_table_digest(live.tables[name]) if name in live.tables else None
         for name in sorted(desired.tables)
     }
+    # Expressions are deparsed under the session's search_path: a different one may spell them differently.
+    state["search_path"] = live.search_path
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 

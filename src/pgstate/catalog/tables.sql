@@ -12,7 +12,8 @@ SELECT c.oid,
                     WHERE i.indrelid = c.oid), 0))
        * current_setting('block_size')::bigint AS estimated_bytes,
        c.relrowsecurity AS rls_enabled,
-       c.relforcerowsecurity AS rls_forced
+       c.relforcerowsecurity AS rls_forced,
+       c.relkind = 'p' AS partitioned
 FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS wanted(schema_name, table_name)
 JOIN pg_namespace n ON n.nspname = wanted.schema_name
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.table_name

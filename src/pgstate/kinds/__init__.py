@@ -7,17 +7,19 @@ desired one, and the findings drift reports. It knows nothing of the other kinds
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..change import Change
 from ..findings import Finding
-from ..model import DesiredTable, LiveTable
+from ..model import DesiredTable, LiveTable, QualifiedName
 
 
 @dataclass(frozen=True)
 class TableContext:
     desired: DesiredTable
     live: LiveTable
+    # Which relation holds each name the desired indexes use (see LiveState.relations).
+    relations: dict[QualifiedName, str] = field(default_factory=dict)
 
     @property
     def rewritten(self) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..canonical import alter_type_sql
 from ..change import Action, Change, Hazard, Lock, Phase
+from ..ddl import alter_type_sql
 from ..findings import Finding, FindingKind
-from ..model import quote_for_display
+from ..model import Column, quote_for_display
 from . import Kind, TableContext, register
 
 
@@ -22,6 +22,8 @@ def plan(ctx: TableContext) -> list[Change]:
         hazards = [Hazard.ACCESS_EXCLUSIVE_LOCK]
         if column.rewrites:
             hazards.insert(0, Hazard.TABLE_REWRITE)
+        elif column.rebuilds:
+            hazards.append(Hazard.INDEX_REBUILD)
         changes.append(
             Change(
                 action=Action.ALTER_COLUMN_TYPE,
@@ -30,13 +32,20 @@ def plan(ctx: TableContext) -> list[Change]:
                 statement=alter_type_sql(ctx.desired.name.identifier(), column.name, column.type, column.using),
                 lock=Lock.ACCESS_EXCLUSIVE,
                 phase=Phase.TRANSACTION,
-                summary=f"change type {live.type} -> {column.type}"
-                + (" (rewrites the table)" if column.rewrites else " (no rewrite)"),
+                summary=f"change type {live.type} -> {column.type}" + _cost(column),
                 rewrites=ctx.live.size if column.rewrites else None,
                 hazards=tuple(hazards),
             )
         )
     return changes
+
+
+def _cost(column: Column) -> str:
+    if column.rewrites:
+        return " (rewrites the table)"
+    if column.rebuilds:
+        return f" (no table rewrite; rebuilds {', '.join(column.rebuilds)})"
+    return " (no rewrite)"
 
 
 def drift(ctx: TableContext) -> list[Finding]:

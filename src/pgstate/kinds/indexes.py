@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from ..canonical import create_index_sql
 from ..change import Action, Change, Hazard, Lock, Phase
+from ..ddl import create_index_sql
+from ..errors import PgstateError
 from ..findings import Finding, FindingKind
 from ..model import Index, QualifiedName
 from ..naming import MAX_IDENTIFIER_BYTES, clip_to_bytes
@@ -31,18 +32,26 @@ def plan(ctx: TableContext) -> list[Change]:
         return []
     changes: list[Change] = []
     wanted = {index.name: index for index in desired.indexes}
-    leftovers = {temporary_name(name) for name in wanted} - set(wanted)
-    for name in sorted(leftovers & set(live.indexes)):
+    for index in desired.indexes:
+        _check_name_is_free(ctx, index.qualified_name, index)
+    leftovers = _leftovers(ctx, wanted)
+    for name in sorted(leftovers):
         changes.append(_drop_concurrently(live.indexes[name], "leftover of an interrupted run"))
     for name, index in wanted.items():
         current = live.indexes.get(name)
         if current is None:
             changes.append(_create(ctx, index))
+        elif current.constraint is not None:
+            if current.definition() != index.definition():
+                raise PgstateError(
+                    f"index {index.qualified_name} backs the constraint {current.constraint!r} and is defined"
+                    f" as {current.describe()}; pgstate does not change constraint indexes",
+                    location=index.location,
+                    hint="give the desired index another name, or declare it as the constraint defines it",
+                )
         elif not current.valid:
             changes.append(_drop_concurrently(current, "INVALID: rebuilt"))
             changes.append(_create(ctx, index, after=(f"{Action.DROP_INVALID_INDEX} {index.qualified_name}",)))
-        elif current.constraint is not None:
-            continue  # backs a constraint; pgstate never changes those
         elif current.definition() != index.definition():
             changes.extend(_replace(ctx, current, index))
     if desired.prune_indexes:
@@ -51,6 +60,42 @@ def plan(ctx: TableContext) -> list[Change]:
                 continue
             changes.append(_drop(current, replaced=False))
     return changes
+
+
+def _check_name_is_free(ctx: TableContext, name: QualifiedName, index: Index) -> None:
+    """Index names are unique per schema: one held by another table's index or by a table is refused, else a
+    build would fail on it and its undo would drop what is not ours."""
+    temporary = QualifiedName(name.schema, temporary_name(name.name))
+    ours = f"index on {ctx.desired.name}"
+    for candidate in (name, temporary):
+        owner = ctx.relations.get(candidate)
+        if owner is not None and owner != ours:
+            raise PgstateError(
+                f"the index name {candidate} is already used by a {owner}",
+                location=index.location,
+                hint="index names are unique per schema: choose another `name:`",
+            )
+
+
+def _leftovers(ctx: TableContext, wanted: dict[str, Index]) -> set[str]:
+    """Replacements an interrupted run built under a temporary name: INVALID ones, or ones exactly as desired.
+
+    Anything else under such a name is somebody's index: refused rather than dropped.
+    """
+    leftovers = set()
+    for name, index in wanted.items():
+        found = ctx.live.indexes.get(temporary_name(name))
+        if found is None or found.name in wanted:
+            continue
+        if found.valid and found.definition() != index.definition():
+            raise PgstateError(
+                f"index {found.qualified_name} is in the way: pgstate builds the replacement of {name} under"
+                " that name, and it is not a leftover of pgstate's",
+                location=index.location,
+                hint=f"rename or drop {found.qualified_name}",
+            )
+        leftovers.add(found.name)
+    return leftovers
 
 
 def _create(ctx: TableContext, index: Index, *, name: str | None = None, after: tuple[str, ...] = ()) -> Change:

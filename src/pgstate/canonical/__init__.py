@@ -1,0 +1,185 @@
+"""Turn desired specs into the model, spelled exactly as the live catalog spells the same things.
+
+What can be decided locally is (plain columns; a type or expression written exactly as the server prints the
+live one). Everything else is handed to the server inside one transaction that is always rolled back (see
+``session``): types are read back with ``format_type`` (``types``); each table that needs it gets empty
+temporary copies on which its desired types and indexes are created and read back (``tables``).
+
+Every statement runs in the extended query protocol, where the server accepts exactly one statement; every
+fragment must also stand alone as one expression, and what is built from it must have the shape the spec asked
+for. A fragment that is not a single expression is refused and never reaches the live tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+
+from ..desired import ColumnSpec, IndexSpec, KeySpec, TableSpec
+from ..errors import InvalidDesiredState, SourceLocation
+from ..model import Column, DesiredState, DesiredTable, Index, IndexKey, LiveTable, QualifiedName
+from ..naming import default_index_name
+from .session import Problems, rolled_back
+from .tables import TableFacts, deparse_table
+from .types import canonical_types
+
+
+def canonicalize(
+    conn: psycopg.Connection[Any],
+    specs: list[TableSpec],
+    live_tables: dict[QualifiedName, LiveTable],
+    *,
+    lock_timeout: str,
+    files: tuple[str, ...] = (),
+) -> DesiredState:
+    """The desired state as model objects; raises InvalidDesiredState naming every fragment the server refused."""
+    problems = Problems()
+    present = [spec for spec in specs if spec.present and spec.name in live_tables]
+    types_to_ask = {
+        column.type: column.location
+        for spec in present
+        for column in spec.columns
+        if _type_changes(column, live_tables[spec.name])
+    }
+    types: dict[str, str] = {}
+    facts: dict[QualifiedName, TableFacts] = {}
+    work = [(spec, _server_positions(spec, live_tables[spec.name])) for spec in present]
+    work = [(spec, positions) for spec, positions in work if positions or _changes_types(spec, live_tables)]
+    if types_to_ask or work:
+        with rolled_back(conn, lock_timeout) as cur:
+            types = canonical_types(cur, types_to_ask, problems)
+            for spec, positions in work:
+                live = live_tables[spec.name]
+                changing = [
+                    (c, types[c.type])
+                    for c in spec.columns
+                    if _type_changes(c, live)
+                    and c.type in types
+                    and c.name in live.columns
+                    and types[c.type] != live.columns[c.name].type
+                ]
+                with problems.collect(cur, spec.location):
+                    facts[spec.name] = deparse_table(cur, spec, live, changing, positions)
+    if problems.items:
+        raise InvalidDesiredState(problems.sorted())
+    tables = {
+        spec.name: _desired_table(spec, live_tables.get(spec.name), types, facts.get(spec.name, TableFacts()))
+        for spec in specs
+    }
+    _check_unique_index_names(tables)
+    return DesiredState(tables=tables, files=files)
+
+
+def _desired_table(spec: TableSpec, live: LiveTable | None, types: dict[str, str], facts: TableFacts) -> DesiredTable:
+    columns = tuple(
+        Column(
+            c.name,
+            types.get(c.type, c.type),
+            c.using,
+            rewrites=facts.rewrites.get(c.name, False),
+            rebuilds=facts.rebuilds.get(c.name, ()),
+            location=c.location,
+        )
+        for c in spec.columns
+    )
+    indexes = None
+    if spec.indexes is not None:
+        indexes = tuple(
+            facts.indexes.get(position) or _required(_local_index(spec.name, index, live))
+            for position, index in enumerate(spec.indexes)
+        )
+    return DesiredTable(spec.name, spec.present, columns, indexes, spec.prune_indexes, spec.location)
+
+
+def _required(index: Index | None) -> Index:
+    assert index is not None, "every index the server was needed for was deparsed, or a problem was raised"
+    return index
+
+
+def _check_unique_index_names(tables: dict[QualifiedName, DesiredTable]) -> None:
+    """Index names are unique per schema; a name the server chose can only be checked now."""
+    named = [(index.qualified_name, index.location) for t in tables.values() for index in t.indexes or ()]
+    counts = Counter(name for name, _ in named)
+    problems = Problems()
+    for name, location in named:
+        if counts[name] > 1:
+            problems.add(
+                f"two desired indexes are named {name}",
+                location or SourceLocation("?", 1, 1),
+                "give each index its own `name:`",
+            )
+    if problems.items:
+        raise InvalidDesiredState(problems.sorted())
+
+
+# --- what can be decided without the server ------------------------------------------------------------------
+
+
+def _changes_types(spec: TableSpec, live_tables: dict[QualifiedName, LiveTable]) -> bool:
+    return any(_type_changes(column, live_tables[spec.name]) for column in spec.columns)
+
+
+def _type_changes(column: ColumnSpec, live: LiveTable) -> bool:
+    """True unless the type is written exactly as the server prints the live one (then it is the same)."""
+    current = live.columns.get(column.name)
+    return current is not None and current.type != column.type
+
+
+def _server_positions(spec: TableSpec, live: LiveTable) -> list[int]:
+    """The indexes of the spec that only the server can spell."""
+    return [p for p, index in enumerate(spec.indexes or ()) if _local_index(spec.name, index, live) is None]
+
+
+def _local_index(table: QualifiedName, spec: IndexSpec, live: LiveTable | None) -> Index | None:
+    """The model of an index spec when no server is needed for it, else None.
+
+    Plain columns never need the server. An operator class, expression or predicate needs it unless it is
+    written exactly as the live index of the same name prints it: then it means the same.
+    """
+    name = spec.name
+    if name is None:
+        if not spec.is_plain:
+            return None  # PostgreSQL names expression keys after the function; only the server knows
+        name = default_index_name(table.name, [k.column or "" for k in spec.keys] + list(spec.include))
+    live_index = live.indexes.get(name) if live else None
+    keys: list[IndexKey] = []
+    for position, key in enumerate(spec.keys):
+        live_key = live_index.keys[position] if live_index and position < len(live_index.keys) else None
+        local = _local_key(key, live_key)
+        if local is None:
+            if live is None:  # a missing table: keep the text as written, for drift to show
+                local = IndexKey(key.column, key.expression, key.descending, key.nulls_first, key.opclass)
+            else:
+                return None
+        keys.append(local)
+    predicate = spec.where
+    if predicate is not None and live is not None:
+        if live_index is None or live_index.predicate != predicate.strip():
+            return None
+        predicate = live_index.predicate
+    return Index(
+        table=table,
+        name=name,
+        keys=tuple(keys),
+        method=spec.method,
+        unique=spec.unique,
+        include=spec.include,
+        predicate=predicate,
+        location=spec.location,
+    )
+
+
+def _local_key(key: KeySpec, live_key: IndexKey | None) -> IndexKey | None:
+    local = IndexKey(key.column, None, key.descending, key.nulls_first, None)
+    if key.column is not None and key.opclass is None:
+        return local
+    if live_key is None:
+        return None
+    if key.column is not None and live_key.column == key.column and live_key.opclass == key.opclass:
+        return replace(local, opclass=key.opclass)
+    if key.expression is not None and key.opclass is None and live_key.expression == key.expression.strip():
+        return IndexKey(None, live_key.expression, key.descending, key.nulls_first, None)
+    return None
