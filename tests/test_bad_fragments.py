@@ -24,7 +24,11 @@ SMUGGLED = {
     "using-second-statement": TYPE_CHANGE % ("integer", "c::integer); DROP TABLE t; --"),
     "using-smuggled-subcommand": TYPE_CHANGE
     % ("integer", "c::integer), DROP COLUMN b, ALTER COLUMN a TYPE bigint USING (a"),
+    "using-smuggled-table-subcommands": TYPE_CHANGE
+    % ("integer", "c::integer), DISABLE ROW LEVEL SECURITY, ALTER COLUMN a SET DEFAULT (42"),
     "type-smuggled-column": "columns:\n  c: {type: 'integer, x text'}\n",
+    "type-with-collation": "columns:\n  c: {type: 'text COLLATE \"C\"'}\n",
+    "type-with-not-null": "columns:\n  c: {type: 'integer NOT NULL'}\n",
     "unknown-type": "columns:\n  c: {type: integr}\n",
     "unknown-function": EXPRESSION_INDEX % "no_such_function(b)",
 }

@@ -121,3 +121,19 @@ def test_drift_reports_invalid_indexes(database: TestDatabase, desired: Path) ->
     code, out, _ = run(database, desired, "drift", "--format", "json")
     assert code == 2
     assert "invalid-index" in {f["finding"] for f in json.loads(out)["findings"]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://alice:S3cret-pw@127.0.0.1:1/app",
+        "postgresql://alice@127.0.0.1:1/app?password=S3cret-pw",
+        "host=127.0.0.1 port=1 dbname=app password='S3cret-pw'",
+        "host=127.0.0.1 port=1 password = S3cret-pw dbname=app",
+    ],
+)
+def test_password_never_printed_even_verbose(desired: Path, url: str) -> None:
+    result = run_pgstate(["plan", "--verbose", "--desired", str(desired), "--database-url", url])
+    assert result.exit_code == 1
+    assert "cannot connect to database app on 127.0.0.1:1" in result.stderr
+    assert "S3cret" not in result.stdout + result.stderr

@@ -62,15 +62,18 @@ Confirm = Callable[[Plan, psycopg.Connection[Any]], bool]
 def apply(url: str, desired: DesiredFiles, options: ApplyOptions, *, say: Say, confirm: Confirm) -> ApplyOutcome:
     """Apply the desired state; returns the outcome, raises Refused (exit 3) or ApplyFailed (exit 1)."""
     with connect(url) as control, connect(url) as work:
-        _take_lock(control, wait=options.wait, say=say)
+        # The session settings are checked by the server before anything else happens (a bad --lock-timeout).
+        _prepare_session(work, options)
+        # The lock lives on the session that makes the changes: if that session ends, so do its changes.
+        _take_lock(work, wait=options.wait, say=say, lock_timeout=options.lock_timeout)
         try:
             return _apply_locked(url, control, work, desired, options, say=say, confirm=confirm)
         finally:
-            with control.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+            if not work.closed and work.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                work.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
 
 
-def _take_lock(conn: psycopg.Connection[Any], *, wait: bool, say: Say) -> None:
+def _take_lock(conn: psycopg.Connection[Any], *, wait: bool, say: Say, lock_timeout: str) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         row = cur.fetchone()
@@ -82,7 +85,10 @@ def _take_lock(conn: psycopg.Connection[Any], *, wait: bool, say: Say) -> None:
                 hint="wait for it to finish, or pass --wait to queue behind it",
             )
         say("another pgstate apply is running; waiting for it to finish (--wait)")
+        # --wait means as long as it takes: the session's lock_timeout must not cut it short.
+        execute(cur, sql.SQL("SELECT set_config('lock_timeout', '0', false)"))
         cur.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, false)"), [lock_timeout])
 
 
 def _apply_locked(
@@ -114,29 +120,28 @@ def _apply_locked(
         desired_commit=commit,
         desired_dirty=dirty,
     )
-    _prepare_session(work, options)
     executor = _Executor(url, work, options, say)
     try:
         executor.run_outside_transaction(plan.in_phase(Phase.PREPARE), undo_on_failure=False)
         executor.run_outside_transaction(plan.in_phase(Phase.BUILD), undo_on_failure=True)
         executor.run_transaction(plan.in_phase(Phase.TRANSACTION))
-    except PgstateError as failure:
+    except BaseException as failure:
+        # A failed step, or an interruption (Ctrl-C): put back what was built, check, and say so in the record.
         restored = executor.undo_builds()
         problem = _verify_restored(control, desired, before, options)
+        interrupted = not isinstance(failure, PgstateError)
+        message = "interrupted" if interrupted else failure.message  # type: ignore[attr-defined]
         status = "rolled back" if restored and problem is None else "failed"
-        message = failure.message
         if problem:
             message += f"; {problem}"
         runs.finish_run(control, run_id, status, message)
+        if interrupted:
+            raise
         raise ApplyFailed(
             f"run {run_id} {status}: {message}",
-            hint=failure.hint or "the database is as it was before the run; fix the cause and apply again",
+            hint=getattr(failure, "hint", None)
+            or "the database is as it was before the run; fix the cause and apply again",
         ) from None
-    except BaseException:
-        # Interrupted (Ctrl-C) or a bug: put things back as well as we can, and say so in the record.
-        executor.undo_builds()
-        runs.finish_run(control, run_id, "failed", "interrupted")
-        raise
 
     _, after = plan_for(control, desired, lock_timeout=options.lock_timeout)
     if after.has_changes:
@@ -212,9 +217,10 @@ class _Executor:
 
     def run_outside_transaction(self, changes: list[Change], *, undo_on_failure: bool) -> None:
         for change in changes:
-            self._run_with_retries(change)
             if undo_on_failure:
+                # Recorded before it runs: an interruption mid-build must drop what it half made.
                 self.built.append(change)
+            self._run_with_retries(change)
 
     def _run_with_retries(self, change: Change) -> None:
         for attempt in range(self.options.retries + 1):
@@ -236,9 +242,13 @@ class _Executor:
                     raise _lock_failure(change, error, self.options) from None
                 self.say(f"  lock not available within {self.options.lock_timeout}; retrying")
                 self._backoff(attempt)
-            except psycopg.Error as error:
-                self._undo_one(change)
+            except pgerrors.DuplicateTable as error:
+                # The name was taken after the plan was made: nothing of ours to undo, and never drop theirs.
+                if self.built and self.built[-1] is change:
+                    self.built.pop()
                 raise _step_failure(change, error) from None
+            except psycopg.Error as error:
+                raise _step_failure(change, error) from None  # undo_builds drops what it left
 
     def run_transaction(self, changes: list[Change]) -> None:
         if not changes:
@@ -279,8 +289,11 @@ class _Executor:
         return False
 
     def undo_builds(self) -> bool:
-        """Drop, newest first, every index this run built outside the transaction."""
-        if self.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        """Drop, newest first, every index this run built (or was building) outside the transaction."""
+        if self.work.closed or self.work.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN:
+            self.work = connect(self.url)  # the session died with the failure; undo from a new one
+            _prepare_session(self.work, self.options)
+        elif self.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self.work.rollback()
         restored = True
         for change in reversed(self.built):

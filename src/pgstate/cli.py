@@ -29,9 +29,20 @@ PLAN_FORMATS = {
 DRIFT_FORMATS = {"text": render.drift_text, "json": render.drift_json, "markdown": render.drift_markdown}
 
 
+DURATION_UNITS_MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_LOCK_TIMEOUT_MS = 86_400_000
+
+
 def duration(text: str) -> str:
-    if not DURATION.match(text.strip()):
+    """A lock timeout as PostgreSQL writes durations; 0 (no timeout) and more than a day are refused."""
+    match = DURATION.match(text.strip())
+    if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write it as PostgreSQL does: 500ms, 2s, 1min")
+    milliseconds = float(text.strip().rstrip("usminhd ")) * DURATION_UNITS_MS[match.group(2) or ""]
+    if not 1 <= milliseconds <= MAX_LOCK_TIMEOUT_MS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: a lock timeout must be between 1ms and 1d (0 would mean waiting forever)"
+        )
     return text.strip()
 
 
@@ -95,17 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         return int(VERBS[args.verb](args, secrets))
     except PgstateError as error:
         print(f"pgstate: {_scrubbed(error.render(), secrets)}", file=sys.stderr)
-        if args.verbose:
-            traceback.print_exc()
+        _traceback(args, secrets)
         return int(error.exit_code)
     except psycopg.Error as error:
         print(f"pgstate: database error: {_scrubbed(str(error).strip(), secrets)}", file=sys.stderr)
-        if args.verbose:
-            traceback.print_exc()
+        _traceback(args, secrets)
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         print("pgstate: interrupted", file=sys.stderr)
         return int(ExitCode.ERROR)
+
+
+def _traceback(args: argparse.Namespace, secrets: list[str]) -> None:
+    if args.verbose:  # scrubbed too: exception messages may quote what was passed to them
+        print(_scrubbed(traceback.format_exc(), secrets), file=sys.stderr, end="")
 
 
 def _scrubbed(text: str, urls: list[str]) -> str:

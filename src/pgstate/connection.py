@@ -6,9 +6,10 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from .errors import PgstateError
 
@@ -30,15 +31,32 @@ def resolve_url(option: str | None, project_dir: Path) -> str:
     return url
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages. Works for URLs and key=value strings."""
+def describe(url: str) -> str:
+    """Where a URL points, for messages: database, host, port and user, never the password or other options."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the given database URL (not shown: it could not be parsed)"
+    where = str(params.get("host") or "localhost")
+    if params.get("port"):
+        where += f":{params['port']}"
+    user = f" as {params['user']}" if params.get("user") else ""
+    return f"database {params.get('dbname') or '(default)'} on {where}{user}"
+
+
+def passwords_in(url: str) -> list[str]:
+    """Every password the URL carries, however it is written (user:pw@, ?password=, password='...')."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return [url]  # unparseable: treat the whole string as secret
+    found = [str(params["password"])] if params.get("password") else []
     if "://" in url:
-        parts = urlsplit(url)
-        if parts.password is not None:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return url
-    return " ".join("password=***" if w.startswith("password=") else w for w in url.split())
+        password = urlsplit(url).password
+        if password:
+            found.append(password)
+            found.append(unquote(password))
+    return [p for p in found if p]
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -48,14 +66,14 @@ def connect(url: str) -> psycopg.Connection[Any]:
     except psycopg.Error as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise PgstateError(
-            f"cannot connect to {redact(url)}: {scrub(message, url)}",
+            f"cannot connect to {describe(url)}: {scrub(message, url)}",
             hint="check --database-url, $PGSTATE_DATABASE_URL or $DATABASE_URL",
         ) from None
 
 
 def scrub(text: str, url: str) -> str:
-    """Remove the URL's password from a text that might echo it."""
-    password = urlsplit(url).password if "://" in url else None
-    if password:
+    """Remove the URL's passwords (and the URL itself) from a text that might echo them."""
+    text = text.replace(url, describe(url))
+    for password in sorted(passwords_in(url), key=len, reverse=True):
         text = text.replace(password, "***")
     return text

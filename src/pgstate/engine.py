@@ -99,4 +99,4 @@ def relation_names(desired: DesiredState) -> set[QualifiedName]:
 
 def plan_for(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeout: str) -> tuple[Snapshot, Plan]:
     state = snapshot(conn, desired, lock_timeout=lock_timeout)
-    return state, make_plan(state.desired, state.live)
+    return state, make_plan(state.desired, state.live, lock_timeout=lock_timeout)

@@ -16,9 +16,13 @@ def desired_commit(directory: Path) -> tuple[str | None, bool | None]:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None, None
     try:
-        commit = repo.head.commit.hexsha
-    except ValueError:  # a repository without commits yet
-        commit = None
-    relative = str(Path(directory).resolve().relative_to(Path(repo.working_tree_dir or ".").resolve()))
-    dirty = repo.is_dirty(untracked_files=True, path=relative)
+        try:
+            commit = repo.head.commit.hexsha
+        except ValueError:  # a repository without commits yet
+            commit = None
+        relative = str(Path(directory).resolve().relative_to(Path(repo.working_tree_dir or ".").resolve()))
+        dirty = repo.is_dirty(untracked_files=True, path=relative)
+    except (git.GitError, ValueError, OSError):
+        # e.g. git's "dubious ownership" refusal in CI: the run is recorded without its commit, not refused
+        return None, None
     return commit, dirty

@@ -33,6 +33,7 @@ class Plan:
     changes: tuple[Change, ...]
     fingerprint: str
     server_version: int
+    lock_timeout: str = "2s"  # what each locking statement runs under
 
     @property
     def has_changes(self) -> bool:
@@ -46,6 +47,7 @@ class Plan:
             "format": "pgstate-plan/1",
             "fingerprint": self.fingerprint,
             "server_version": self.server_version,
+            "lock_timeout": self.lock_timeout,
             "steps": [step_json(change, conn) for change in self.changes],
         }
 
@@ -65,14 +67,16 @@ def step_json(change: Change, conn: psycopg.Connection[Any] | None) -> dict[str,
     }
 
 
-def make_plan(desired: DesiredState, live: LiveState) -> Plan:
+def make_plan(desired: DesiredState, live: LiveState, *, lock_timeout: str = "2s") -> Plan:
     """Every change that makes the live state the desired one; refuses declared tables or columns that are missing."""
     check_declared_objects_exist(desired, live)
     changes: list[Change] = []
     for context in table_contexts(desired, live):
         for kind in all_kinds():
             changes.extend(kind.plan(context))
-    return Plan(tuple(order_changes(link_across_kinds(changes))), fingerprint(desired, live), live.server_version)
+    return Plan(
+        tuple(order_changes(link_across_kinds(changes))), fingerprint(desired, live), live.server_version, lock_timeout
+    )
 
 
 def link_across_kinds(changes: list[Change]) -> list[Change]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from .change import HAZARD_HELP, Change, Hazard
+from .change import HAZARD_HELP
 from .findings import Finding
 from .plan import Plan
 
@@ -35,7 +35,7 @@ def plan_sql(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
     in_transaction = False
     for change in plan.changes:
         if change.transactional and not in_transaction:
-            lines += ["BEGIN;", "SET LOCAL lock_timeout = '2s';"]
+            lines += ["BEGIN;", f"SET LOCAL lock_timeout = '{plan.lock_timeout}';"]
             in_transaction = True
         lines.append(f"-- {change.action} {change.target}: {change.summary}")
         lines.append(f"{change.statement.as_string(conn)};")
@@ -68,10 +68,6 @@ def plan_markdown(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
 
 def plan_json(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
     return json.dumps(plan.to_json(conn), indent=2, sort_keys=True) + "\n"
-
-
-def hazards_of(changes: tuple[Change, ...]) -> list[Hazard]:
-    return sorted({h for c in changes for h in c.hazards})
 
 
 def drift_text(findings: list[Finding]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import psycopg
@@ -18,14 +17,13 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
         cur.execute(query("runs_schema"))  # a trusted, shipped script of several statements
 
 
-def mark_interrupted(conn: psycopg.Connection[Any]) -> int:
+def mark_interrupted(conn: psycopg.Connection[Any]) -> None:
     """Runs still 'running' belong to a process that died: only the advisory-lock holder calls this."""
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE pgstate.runs SET status = 'interrupted', finished_at = clock_timestamp(),"
             " error = 'the process ended before the run finished' WHERE status = 'running'"
         )
-        return cur.rowcount
 
 
 def start_run(
@@ -54,7 +52,3 @@ def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str, error: s
             sql.SQL("UPDATE pgstate.runs SET status = %s, finished_at = clock_timestamp(), error = %s WHERE id = %s"),
             [status, error, run_id],
         )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

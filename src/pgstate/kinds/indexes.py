@@ -71,7 +71,7 @@ def _check_name_is_free(ctx: TableContext, name: QualifiedName, index: Index) ->
         owner = ctx.relations.get(candidate)
         if owner is not None and owner != ours:
             raise PgstateError(
-                f"the index name {candidate} is already used by a {owner}",
+                f"the index name {candidate} is taken (by the {owner})",
                 location=index.location,
                 hint="index names are unique per schema: choose another `name:`",
             )

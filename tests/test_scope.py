@@ -1,0 +1,153 @@
+"""Managed scope: pgstate never touches what is not declared, even when names collide or a run is interrupted."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pgharness import TestDatabase, run_pgstate_inprocess
+from test_apply_failures import _wait_for, catalog_state, invalid_indexes, last_run_status
+
+
+def desired_dir(tmp_path: Path, text: str) -> Path:
+    directory = tmp_path / "desired"
+    directory.mkdir(exist_ok=True)
+    (directory / "t.yaml").write_text(text)
+    return directory
+
+
+def pgstate(db: TestDatabase, desired: Path, *args: str) -> tuple[int, str, str]:
+    run = run_pgstate_inprocess([*args, "--desired", str(desired), "--database-url", db.url])
+    return run.exit_code, run.stdout, run.stderr
+
+
+def test_index_name_of_another_table_is_refused(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE a (x int); CREATE TABLE b (y int); CREATE UNIQUE INDEX shared_idx ON b (y);")
+    desired = desired_dir(tmp_path, "table: a\nindexes:\n  - {name: shared_idx, columns: [x]}\n")
+    before = catalog_state(database)
+    code, _, err = pgstate(database, desired, "apply", "--yes")
+    assert code == 1
+    assert "t.yaml:3:5: the index name public.shared_idx is taken (by the index on public.b)" in err
+    assert catalog_state(database) == before
+
+
+def test_unnamed_expression_index_cannot_take_a_declared_name(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (a int, b text);")
+    desired = desired_dir(
+        tmp_path,
+        "table: t\nindexes:\n  - {name: t_lower_idx, columns: [a]}\n  - columns: [{expression: lower(b)}]\n",
+    )
+    code, _, err = pgstate(database, desired, "plan")
+    assert code == 2, err
+    code, _, err = pgstate(database, desired, "apply", "--yes")
+    assert code == 0, err
+    names = {
+        row[0]
+        for row in database.query("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 't'::regclass")
+    }
+    assert names == {"t_lower_idx", "t_lower_idx1"}  # as PostgreSQL itself would have named the second
+
+
+def test_same_name_twice_is_refused(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (a int, b text); CREATE TABLE u (c int);")
+    desired = desired_dir(
+        tmp_path,
+        "table: t\nindexes:\n  - {name: same_idx, columns: [a]}\n---\ntable: u\nindexes:\n"
+        "  - {name: same_idx, columns: [c]}\n",
+    )
+    code, _, err = pgstate(database, desired, "plan")
+    assert code == 1
+    assert "same_idx" in err
+
+
+def test_constraint_index_name_with_another_definition_is_refused(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (id int PRIMARY KEY, email text);")
+    desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_pkey, columns: [email]}\n")
+    code, _, err = pgstate(database, desired, "plan")
+    assert code == 1
+    assert "backs the constraint 't_pkey'" in err
+
+
+def test_a_foreign_index_under_the_replacement_name_is_not_dropped(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        "CREATE TABLE t (a int, b int); CREATE INDEX t_a_idx ON t (a);CREATE INDEX t_a_idx_pgstate ON t (b);"
+    )
+    desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a, b]}\n")
+    before = catalog_state(database)
+    code, _, err = pgstate(database, desired, "apply", "--yes")
+    assert code == 1
+    assert "t_a_idx_pgstate is in the way" in err
+    assert catalog_state(database) == before
+
+
+def test_indexes_dropped_before_a_type_change_that_would_break_them(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        "CREATE TABLE t (a text); INSERT INTO t VALUES ('1'), ('2');CREATE INDEX t_lower_idx ON t (lower(a));"
+    )
+    desired = desired_dir(tmp_path, "table: t\ncolumns:\n  a: {type: integer}\nindexes: []\nprune_indexes: true\n")
+    code, out, err = pgstate(database, desired, "plan", "--format", "json")
+    assert code == 2, err
+    code, _, err = pgstate(database, desired, "apply", "--yes")
+    assert code == 0, err
+    assert database.query("SELECT to_regclass('t_lower_idx')") == [(None,)]
+
+
+def test_out_of_range_lock_timeout_changes_nothing(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (a int);")
+    desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
+    for value in ("30d", "0", "0ms"):
+        code, _, err = pgstate(database, desired, "apply", "--yes", "--lock-timeout", value)
+        assert code == 1, value
+        assert "out of range" in err
+    assert database.query("SELECT to_regnamespace('pgstate')") == [(None,)]
+
+
+def test_interrupted_build_leaves_no_invalid_index(database: TestDatabase, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) mid-build: what was being built is dropped, the run says so, the catalog is as before."""
+    database.execute("CREATE TABLE t (a int, b int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;")
+    desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
+    before = catalog_state(database)
+    holder = database.connect(autocommit=False)
+    holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    holder.execute("SELECT count(*) FROM t")  # an old snapshot: the concurrent build waits for it
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pgstate",
+            "apply",
+            "--yes",
+            "--desired",
+            str(desired),
+            "--database-url",
+            database.url,
+            "--lock-timeout",
+            "60s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(
+            lambda: (
+                database.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'")[
+                    0
+                ][0]
+                == 1
+            )
+        )
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+    finally:
+        holder.rollback()
+        holder.close()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1, err
+    assert "interrupted" in err
+    assert catalog_state(database) == before
+    assert invalid_indexes(database) == 0
+    assert last_run_status(database) == "rolled back"
