@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -90,6 +91,8 @@ def test_indexes_dropped_before_a_type_change_that_would_break_them(database: Te
     desired = desired_dir(tmp_path, "table: t\ncolumns:\n  a: {type: integer}\nindexes: []\nprune_indexes: true\n")
     code, out, err = pgstate(database, desired, "plan", "--format", "json")
     assert code == 2, err
+    steps = [f"{s['action']} {s['target']}" for s in json.loads(out)["steps"]]
+    assert steps == ["drop-index public.t_lower_idx", "alter-column-type public.t.a"]
     code, _, err = pgstate(database, desired, "apply", "--yes")
     assert code == 0, err
     assert database.query("SELECT to_regclass('t_lower_idx')") == [(None,)]
