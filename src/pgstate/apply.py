@@ -304,10 +304,19 @@ class _Executor:
 
 
 def _lock_failure(change: Change, error: psycopg.Error, options: ApplyOptions) -> PgstateError:
+    if change.phase is Phase.TRANSACTION:
+        hint = "another session holds the table (a long transaction?); retry later or raise --lock-timeout/--retries"
+    else:
+        # CREATE/DROP INDEX CONCURRENTLY also waits, under the same lock_timeout, for every transaction in the
+        # database that is older than it; those waits block no application query.
+        hint = (
+            "a concurrent index build waits for every older transaction in the database, on any table: one stayed"
+            " open longer than lock_timeout; retry when it is gone, or raise --lock-timeout (it blocks no query)"
+        )
     return PgstateError(
         f"{change.action} {change.target}: could not get a lock within lock_timeout {options.lock_timeout}"
         f" after {options.retries + 1} attempts ({error.diag.message_primary})",
-        hint="another session holds the table (a long transaction?); retry later or raise --lock-timeout/--retries",
+        hint=hint,
     )
 
 

@@ -44,7 +44,7 @@ def read_live_state(
     functions: Iterable[QualifiedName] = (),
     views: Iterable[QualifiedName] = (),
 ) -> LiveState:
-    """Introspect the given objects (those that exist): eight queries, whatever their number."""
+    """Introspect the given objects (those that exist): at most eight queries, whatever their number."""
     wanted = sorted(set(tables))
     with conn.cursor() as cur:
         cur.execute(query("server"))
@@ -146,6 +146,8 @@ def read_functions(
 ) -> dict[QualifiedName, tuple[Function, ...]]:
     """Every overload of the named functions (or of the functions with the given oids), by name."""
     wanted = sorted(set(names))
+    if not wanted and not oids:
+        return {}
     if oids is not None:
         cur.execute(query("functions_by_oid"), {"oids": oids})
     else:
@@ -187,6 +189,8 @@ def read_views(
     cur: psycopg.Cursor[Any], names: Iterable[QualifiedName], *, oids: list[int] | None = None
 ) -> dict[QualifiedName, View]:
     wanted = sorted(set(names))
+    if not wanted and not oids:
+        return {}
     if oids is not None:
         cur.execute(query("views_by_oid"), {"oids": oids})
     else:
