@@ -14,10 +14,29 @@ from .model import TableSize
 
 
 class Action(StrEnum):
+    """What a step does. Within a phase, steps with no edge between them run in this order (then by target):
+    nothing protected by RLS is ever left open (RLS is disabled before its policies are dropped, policies are
+    created before RLS is enabled); what depends on a column, function or view is dropped before it changes and
+    created after; the quick ACCESS EXCLUSIVE drops and renames of indexes come last, so that their locks, held
+    until commit, are taken as late as possible."""
+
     DROP_INVALID_INDEX = "drop-invalid-index"  # DROP INDEX CONCURRENTLY, before builds
     BUILD_INDEX = "build-index"  # CREATE INDEX CONCURRENTLY, before the transaction
+    DISABLE_RLS = "disable-rls"
+    UNFORCE_RLS = "no-force-rls"
+    DROP_POLICY = "drop-policy"
+    DROP_VIEW = "drop-view"
+    DROP_FUNCTION = "drop-function"
     ALTER_COLUMN_TYPE = "alter-column-type"
     CREATE_INDEX = "create-index"  # inside the transaction: the table is rewritten anyway
+    CREATE_FUNCTION = "create-function"
+    REPLACE_FUNCTION = "replace-function"
+    CREATE_VIEW = "create-view"
+    REPLACE_VIEW = "replace-view"
+    CREATE_POLICY = "create-policy"
+    ALTER_POLICY = "alter-policy"
+    ENABLE_RLS = "enable-rls"
+    FORCE_RLS = "force-rls"
     DROP_INDEX = "drop-index"
     RENAME_INDEX = "rename-index"
 
@@ -36,6 +55,7 @@ class Lock(StrEnum):
     SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
     SHARE = "SHARE"
     ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+    NONE = "none"  # functions: no table is locked
 
 
 class Hazard(StrEnum):

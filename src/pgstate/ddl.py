@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from .desired import IndexSpec, KeySpec
-from .model import Index, IndexKey
+from .desired import FunctionSpec, IndexSpec, KeySpec, PolicySpec
+from .model import Function, Index, IndexKey, Policy, View
 
 
 def create_index_sql(
@@ -85,3 +85,101 @@ def _key_sql(
     if nulls_first != descending:  # only when it differs from PostgreSQL's default for the order
         parts.append(sql.SQL("NULLS FIRST" if nulls_first else "NULLS LAST"))
     return sql.SQL(" ").join(parts)
+
+
+COMMANDS = {"all": "ALL", "select": "SELECT", "insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}
+
+
+def roles_sql(roles: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("PUBLIC") if role == "public" else sql.Identifier(role) for role in roles)
+
+
+def create_policy_sql(policy: PolicySpec | Policy, table: sql.Composable) -> sql.Composed:
+    """CREATE POLICY from a spec (fragments as written: only on a temporary copy) or a model."""
+    using, with_check = (
+        (policy.using, policy.with_check)
+        if isinstance(policy, PolicySpec)
+        else (policy.using_sql, policy.with_check_sql)
+    )
+    parts: list[sql.Composable] = [
+        sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+            sql.Identifier(policy.name),
+            table,
+            sql.SQL("PERMISSIVE" if policy.permissive else "RESTRICTIVE"),
+            sql.SQL(COMMANDS[policy.command]),
+            roles_sql(policy.roles),
+        )
+    ]
+    parts += _policy_expressions(using, with_check)
+    return sql.SQL(" ").join(parts)
+
+
+def _policy_expressions(using: str | None, with_check: str | None) -> list[sql.Composable]:
+    parts: list[sql.Composable] = []
+    if using is not None:
+        parts.append(sql.SQL("USING ({})").format(sql.SQL(using)))
+    if with_check is not None:
+        parts.append(sql.SQL("WITH CHECK ({})").format(sql.SQL(with_check)))
+    return parts
+
+
+def alter_policy_sql(policy: Policy, table: sql.Composable) -> sql.Composed:
+    """ALTER POLICY: roles, USING and WITH CHECK can change in place (command and permissiveness cannot)."""
+    parts: list[sql.Composable] = [
+        sql.SQL("ALTER POLICY {} ON {} TO {}").format(sql.Identifier(policy.name), table, roles_sql(policy.roles))
+    ]
+    parts += _policy_expressions(policy.using_sql, policy.with_check_sql)
+    return sql.SQL(" ").join(parts)
+
+
+def drop_policy_sql(policy: Policy, table: sql.Composable) -> sql.Composed:
+    return sql.SQL("DROP POLICY {} ON {}").format(sql.Identifier(policy.name), table)
+
+
+def function_sql(function: Function, *, replace_existing: bool, search_path: str | None) -> sql.Composed:
+    """CREATE [OR REPLACE] FUNCTION from the catalog's own spelling of the arguments and result; the body as a
+    literal. ``search_path`` is the setting as the catalog stored it for the desired function."""
+    parts: list[sql.Composable] = [
+        sql.SQL("CREATE OR REPLACE FUNCTION" if replace_existing else "CREATE FUNCTION"),
+        sql.SQL("{}({}) RETURNS {}").format(
+            sql.Identifier(function.schema, function.name), sql.SQL(function.arguments), sql.SQL(function.returns)
+        ),
+        sql.SQL("LANGUAGE {}").format(sql.Identifier(function.language)),
+        sql.SQL(function.volatility.upper()),
+        sql.SQL("SECURITY DEFINER" if function.security_definer else "SECURITY INVOKER"),
+    ]
+    if search_path is not None:
+        parts.append(sql.SQL("SET search_path TO {}").format(sql.SQL(search_path)))
+    parts.append(sql.SQL("AS {}").format(sql.Literal(function.body)))
+    return sql.SQL(" ").join(parts)
+
+
+def function_spec_sql(spec: FunctionSpec, name: sql.Composable) -> sql.Composed:
+    """CREATE FUNCTION as the YAML writes it: only ever run in pg_temp, inside a rolled-back transaction."""
+    parts: list[sql.Composable] = [
+        sql.SQL("CREATE FUNCTION {}({}) RETURNS {}").format(name, sql.SQL(spec.arguments), sql.SQL(spec.returns)),
+        sql.SQL("LANGUAGE {}").format(sql.Identifier(spec.language)),
+        sql.SQL(spec.volatility.upper()),
+        sql.SQL("SECURITY DEFINER" if spec.security_definer else "SECURITY INVOKER"),
+    ]
+    if spec.search_path is not None:
+        parts.append(sql.SQL("SET search_path TO {}").format(sql.SQL(", ").join(map(sql.Identifier, spec.search_path))))
+    parts.append(sql.SQL("AS {}").format(sql.Literal(spec.body)))
+    return sql.SQL(" ").join(parts)
+
+
+def drop_function_sql(function: Function) -> sql.Composed:
+    return sql.SQL("DROP FUNCTION {}({})").format(
+        sql.Identifier(function.schema, function.name), sql.SQL(function.identity_arguments)
+    )
+
+
+def view_sql(name: sql.Composable, definition: str, *, replace_existing: bool) -> sql.Composed:
+    """CREATE [OR REPLACE] VIEW with a definition as pg_get_viewdef printed it (its final ';' removed)."""
+    query = definition.strip().removesuffix(";")
+    verb = "CREATE OR REPLACE VIEW" if replace_existing else "CREATE VIEW"
+    return sql.SQL("{} {} AS {}").format(sql.SQL(verb), name, sql.SQL(query))
+
+
+def drop_view_sql(view: View) -> sql.Composed:
+    return sql.SQL("DROP VIEW {}").format(view.name.identifier())

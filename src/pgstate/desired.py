@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import SourceLocation
 from .loader import Document
-from .model import QualifiedName
+from .model import QualifiedName, RowSecurity
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,19 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True)
+class PolicySpec:
+    name: str
+    command: str
+    roles: tuple[str, ...]  # sorted, as the catalog query returns them
+    permissive: bool
+    using: str | None
+    with_check: str | None
+    location: SourceLocation
+    using_location: SourceLocation
+    with_check_location: SourceLocation
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: QualifiedName
     present: bool
@@ -56,11 +69,66 @@ class TableSpec:
     indexes: tuple[IndexSpec, ...] | None
     prune_indexes: bool
     location: SourceLocation
+    rls: RowSecurity | None = None
+    policies: tuple[PolicySpec, ...] | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: QualifiedName
+    arguments: str
+    returns: str
+    language: str
+    volatility: str
+    security_definer: bool
+    search_path: tuple[str, ...] | None
+    body: str
+    location: SourceLocation
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    name: QualifiedName
+    query: str
+    location: SourceLocation
 
 
 def table_specs(documents: list[Document]) -> list[TableSpec]:
     """The table documents as specs, in file order. The documents must already be valid."""
     return [table_spec(doc) for doc in documents if doc.kind == "table"]
+
+
+def function_specs(documents: list[Document]) -> list[FunctionSpec]:
+    specs = []
+    for doc in documents:
+        if doc.kind != "function":
+            continue
+        data = doc.data
+        search_path = data.get("search_path")
+        specs.append(
+            FunctionSpec(
+                name=QualifiedName(data.get("schema", "public"), data["function"]),
+                arguments=data.get("arguments", ""),
+                returns=data.get("returns", "void"),
+                language=data.get("language", "sql"),
+                volatility=data.get("volatility", "volatile"),
+                security_definer=data.get("security", "invoker") == "definer",
+                search_path=tuple(search_path) if search_path is not None else None,
+                body=data["body"],
+                location=doc.locate(("function",)),
+            )
+        )
+    return specs
+
+
+def view_specs(documents: list[Document]) -> list[ViewSpec]:
+    return [
+        ViewSpec(
+            QualifiedName(doc.data.get("schema", "public"), doc.data["view"]), doc.data["query"], doc.locate(("view",))
+        )
+        for doc in documents
+        if doc.kind == "view"
+    ]
 
 
 def table_spec(doc: Document) -> TableSpec:
@@ -73,6 +141,13 @@ def table_spec(doc: Document) -> TableSpec:
     indexes = None
     if "indexes" in data:
         indexes = tuple(index_spec(doc, position, raw) for position, raw in enumerate(data["indexes"] or []))
+    rls = None
+    if "rls" in data:
+        raw_rls = data["rls"] or {}
+        rls = RowSecurity(raw_rls.get("enabled", False), raw_rls.get("forced", False))
+    policies = None
+    if "policies" in data:
+        policies = tuple(policy_spec(doc, position, raw) for position, raw in enumerate(data["policies"] or []))
     return TableSpec(
         name=name,
         present=data.get("present", True),
@@ -80,6 +155,23 @@ def table_spec(doc: Document) -> TableSpec:
         indexes=indexes,
         prune_indexes=data.get("prune_indexes", False),
         location=doc.locate(("table",)),
+        rls=rls,
+        policies=policies,
+    )
+
+
+def policy_spec(doc: Document, position: int, raw: dict[str, Any]) -> PolicySpec:
+    path: tuple[str | int, ...] = ("policies", position)
+    return PolicySpec(
+        name=raw["name"],
+        command=raw.get("command", "all"),
+        roles=tuple(sorted(raw.get("roles") or ["public"])),
+        permissive=raw.get("permissive", True),
+        using=raw.get("using"),
+        with_check=raw.get("with_check"),
+        location=doc.locate(path),
+        using_location=doc.locate((*path, "using")),
+        with_check_location=doc.locate((*path, "with_check")),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .findings import Finding, FindingKind
-from .kinds import all_kinds
+from .kinds import all_kinds, global_kinds
 from .model import DesiredState, LiveState
 from .plan import table_contexts
 
@@ -15,6 +15,8 @@ def find_drift(desired: DesiredState, live: LiveState) -> list[Finding]:
             findings.append(
                 Finding(FindingKind.MISSING_TABLE, "table", str(name), str(name), "declared table does not exist")
             )
+    for global_kind in global_kinds():
+        findings.extend(global_kind.drift(desired, live))
     for context in table_contexts(desired, live):
         for kind in all_kinds():
             findings.extend(kind.drift(context))

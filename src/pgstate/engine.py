@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from .canonical import canonicalize
-from .desired import TableSpec, table_specs
+from .desired import FunctionSpec, TableSpec, ViewSpec, function_specs, table_specs, view_specs
 from .errors import InvalidDesiredState, PgstateError
 from .introspect import read_live_state, read_relation_owners
 from .kinds.indexes import temporary_name
@@ -24,6 +24,8 @@ class DesiredFiles:
     directory: Path
     documents: list[Document]
     tables: list[TableSpec]
+    functions: list[FunctionSpec]
+    views: list[ViewSpec]
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -43,18 +45,21 @@ def load_desired(directory: Path, *, for_planning: bool = True) -> DesiredFiles:
     validate_documents(documents)
     if for_planning:
         refuse_unsupported(documents)
-    return DesiredFiles(directory, documents, table_specs(documents))
+    return DesiredFiles(directory, documents, table_specs(documents), function_specs(documents), view_specs(documents))
 
 
 # Parts of the format that validate (the schema describes all of it) but that this version cannot plan yet.
 # Planning around them would report "no changes" for a policy or a retirement nobody applied: refuse instead.
-UNSUPPORTED_KINDS = ("database", "function", "view")
-UNSUPPORTED_TABLE_KEYS = ("rls", "policies", "storage", "retire")
+UNSUPPORTED_KINDS = ("database",)
+UNSUPPORTED_TABLE_KEYS = ("storage", "retire")
 
 
 def refuse_unsupported(documents: list[Document]) -> None:
     problems: list[PgstateError] = []
-    hint = "this version of pgstate plans indexes and column types only; move the document out of the desired directory"
+    hint = (
+        "this version of pgstate plans indexes, column types, RLS, policies, functions and views;"
+        " move the document out of the desired directory"
+    )
     for doc in documents:
         if doc.kind in UNSUPPORTED_KINDS:
             problems.append(
@@ -80,8 +85,22 @@ class Snapshot:
 
 def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeout: str) -> Snapshot:
     """The live state of the managed tables, and the desired state spelled as the server spells it."""
-    live = read_live_state(conn, [spec.name for spec in desired.tables])
-    canonical = canonicalize(conn, desired.tables, live.tables, lock_timeout=lock_timeout, files=desired.files)
+    live = read_live_state(
+        conn,
+        [spec.name for spec in desired.tables],
+        [spec.name for spec in desired.functions],
+        [spec.name for spec in desired.views],
+    )
+    canonical = canonicalize(
+        conn,
+        desired.tables,
+        live.tables,
+        lock_timeout=lock_timeout,
+        files=desired.files,
+        functions=desired.functions,
+        views=desired.views,
+        live_functions=live.functions,
+    )
     with conn.cursor() as cur:
         owners = read_relation_owners(cur, relation_names(canonical))
     return Snapshot(canonical, replace(live, relations=owners))

@@ -15,6 +15,14 @@ class FindingKind(StrEnum):
     INDEX_DEFINITION = "index-definition"
     INVALID_INDEX = "invalid-index"
     UNMANAGED_INDEX = "unmanaged-index"
+    RLS_FLAGS = "rls-flags"
+    MISSING_POLICY = "missing-policy"
+    POLICY_DEFINITION = "policy-definition"
+    UNDECLARED_POLICY = "undeclared-policy"
+    MISSING_FUNCTION = "missing-function"
+    FUNCTION_DEFINITION = "function-definition"
+    MISSING_VIEW = "missing-view"
+    VIEW_DEFINITION = "view-definition"
 
 
 @dataclass(frozen=True)

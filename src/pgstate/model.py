@@ -155,10 +155,23 @@ class Policy:
     functions: tuple[str, ...] = field(default=(), compare=False)  # signatures of functions it calls
     using_tree: str | None = field(default=None, compare=False, repr=False)  # pg_node_tree text
     with_check_tree: str | None = field(default=None, compare=False, repr=False)
+    # What CREATE/ALTER POLICY is given: for a desired policy the YAML text, which the server has parsed as one
+    # expression in the same context. Its deparsed form is not always parsed back to the same tree (an IN list
+    # on a varchar column comes back as a cast array), so creating from it would never converge.
+    using_source: str | None = field(default=None, compare=False, repr=False)
+    with_check_source: str | None = field(default=None, compare=False, repr=False)
     location: SourceLocation | None = field(default=None, compare=False)
 
     def definition(self) -> tuple[Any, ...]:
         return (self.command, self.roles, self.permissive, self.using, self.with_check)
+
+    @property
+    def using_sql(self) -> str | None:
+        return self.using_source if self.using_source is not None else self.using
+
+    @property
+    def with_check_sql(self) -> str | None:
+        return self.with_check_source if self.with_check_source is not None else self.with_check
 
     def describe(self) -> str:
         text = f"{'PERMISSIVE' if self.permissive else 'RESTRICTIVE'} FOR {self.command.upper()}"

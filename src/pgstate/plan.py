@@ -12,20 +12,12 @@ import psycopg
 
 from .change import Action, Change, Phase
 from .errors import PgstateError
-from .kinds import TableContext, all_kinds
+from .kinds import TableContext, all_kinds, global_kinds
+from .kinds.functions import recreated as recreated_functions
 from .model import DesiredState, LiveState, LiveTable
 
-# Within a phase, steps without an edge between them run in this order (then by target): type changes first so
-# that indexes are built on the new types, drops and renames last because they are quick and their
-# ACCESS EXCLUSIVE locks, held until commit, should be taken as late as possible.
-ACTION_ORDER = [
-    Action.DROP_INVALID_INDEX,
-    Action.BUILD_INDEX,
-    Action.ALTER_COLUMN_TYPE,
-    Action.CREATE_INDEX,
-    Action.DROP_INDEX,
-    Action.RENAME_INDEX,
-]
+# The order of the Action enum (see its docstring for why).
+ACTION_ORDER = list(Action)
 
 
 @dataclass(frozen=True)
@@ -71,6 +63,8 @@ def make_plan(desired: DesiredState, live: LiveState, *, lock_timeout: str = "2s
     """Every change that makes the live state the desired one; refuses declared tables or columns that are missing."""
     check_declared_objects_exist(desired, live)
     changes: list[Change] = []
+    for global_kind in global_kinds():
+        changes.extend(global_kind.plan(desired, live))
     for context in table_contexts(desired, live):
         for kind in all_kinds():
             changes.extend(kind.plan(context))
@@ -82,12 +76,13 @@ def make_plan(desired: DesiredState, live: LiveState, *, lock_timeout: str = "2s
 def link_across_kinds(changes: list[Change]) -> list[Change]:
     """Edges between kinds, which no kind can see alone.
 
-    An index dropped from a table whose column types change is dropped before the change: the change would
-    otherwise rebuild it for nothing, or fail on it (``lower(a)`` when ``a`` becomes an integer).
+    Indexes and policies dropped from a table whose column types change are dropped before the change: it
+    would otherwise rebuild an index for nothing, or fail on it (``lower(a)`` when ``a`` becomes an integer),
+    and PostgreSQL refuses to change the type of a column a policy uses.
     """
     drops: dict[str, list[str]] = {}
     for change in changes:
-        if change.action is Action.DROP_INDEX:
+        if change.action in (Action.DROP_INDEX, Action.DROP_POLICY):
             drops.setdefault(change.table, []).append(change.key)
     return [
         replace(change, after=(*change.after, *drops[change.table]))
@@ -98,8 +93,9 @@ def link_across_kinds(changes: list[Change]) -> list[Change]:
 
 
 def table_contexts(desired: DesiredState, live: LiveState) -> list[TableContext]:
+    recreated = recreated_functions(desired, live)
     return [
-        TableContext(table, live.tables[name], live.relations)
+        TableContext(table, live.tables[name], live.relations, recreated)
         for name, table in sorted(desired.tables.items())
         if table.present and name in live.tables
     ]

@@ -13,18 +13,33 @@ for. A fragment that is not a single expression is refused and never reaches the
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import psycopg
 
-from ..desired import ColumnSpec, IndexSpec, KeySpec, TableSpec
+from ..desired import ColumnSpec, FunctionSpec, IndexSpec, KeySpec, TableSpec, ViewSpec
 from ..errors import InvalidDesiredState, SourceLocation
-from ..model import Column, DesiredState, DesiredTable, Index, IndexKey, LiveTable, QualifiedName
+from ..model import (
+    Column,
+    DesiredState,
+    DesiredTable,
+    Function,
+    Index,
+    IndexKey,
+    LiveTable,
+    Policy,
+    QualifiedName,
+    View,
+)
 from ..naming import default_index_name
+from .functions import deparse_function, stand_in
+from .policies import deparse_policies
 from .session import Problems, rolled_back
 from .tables import TableFacts, deparse_table
 from .types import canonical_types
+from .views import deparse_view
 
 
 def canonicalize(
@@ -34,9 +49,16 @@ def canonicalize(
     *,
     lock_timeout: str,
     files: tuple[str, ...] = (),
+    functions: Sequence[FunctionSpec] = (),
+    views: Sequence[ViewSpec] = (),
+    live_functions: dict[QualifiedName, tuple[Function, ...]] | None = None,
 ) -> DesiredState:
     """The desired state as model objects; raises InvalidDesiredState naming every fragment the server refused."""
     problems = Problems()
+    live_functions = live_functions or {}
+    policies: dict[QualifiedName, tuple[Policy, ...]] = {}
+    desired_functions: dict[QualifiedName, Function] = {}
+    desired_views: dict[QualifiedName, View] = {}
     present = [spec for spec in specs if spec.present and spec.name in live_tables]
     types_to_ask = {
         column.type: column.location
@@ -48,32 +70,57 @@ def canonicalize(
     facts: dict[QualifiedName, TableFacts] = {}
     work = [(spec, _server_positions(spec, live_tables[spec.name])) for spec in present]
     work = [(spec, positions) for spec, positions in work if positions or _changes_types(spec, live_tables)]
-    if types_to_ask or work:
+    with_policies = [spec for spec in present if spec.policies is not None]
+    if types_to_ask or work or with_policies or functions or views:
         with rolled_back(conn, lock_timeout) as cur:
             types = canonical_types(cur, types_to_ask, problems)
+            # Functions first: policies may call them, views may select from them.
+            for function_spec in functions:
+                with problems.collect(cur, function_spec.location):
+                    desired_functions[function_spec.name] = deparse_function(cur, function_spec)
+                    stand_in(cur, function_spec, live_functions.get(function_spec.name, ()))
             for spec, positions in work:
-                live = live_tables[spec.name]
-                changing = [
-                    (c, types[c.type])
-                    for c in spec.columns
-                    if _type_changes(c, live)
-                    and c.type in types
-                    and c.name in live.columns
-                    and types[c.type] != live.columns[c.name].type
-                ]
                 with problems.collect(cur, spec.location):
-                    facts[spec.name] = deparse_table(cur, spec, live, changing, positions)
+                    changing = _changing(spec, live_tables[spec.name], types)
+                    facts[spec.name] = deparse_table(cur, spec, live_tables[spec.name], changing, positions)
+            for spec in with_policies:
+                with problems.collect(cur, spec.location):
+                    changing = _changing(spec, live_tables[spec.name], types)
+                    policies[spec.name] = deparse_policies(cur, spec, changing)
+            for number, view_spec in enumerate(views):
+                with problems.collect(cur, view_spec.location):
+                    desired_views[view_spec.name] = deparse_view(cur, view_spec, number)
     if problems.items:
         raise InvalidDesiredState(problems.sorted())
     tables = {
-        spec.name: _desired_table(spec, live_tables.get(spec.name), types, facts.get(spec.name, TableFacts()))
+        spec.name: _desired_table(
+            spec, live_tables.get(spec.name), types, facts.get(spec.name, TableFacts()), policies.get(spec.name)
+        )
         for spec in specs
     }
     _check_unique_index_names(tables)
-    return DesiredState(tables=tables, files=files)
+    return DesiredState(tables=tables, files=files, functions=desired_functions, views=desired_views)
 
 
-def _desired_table(spec: TableSpec, live: LiveTable | None, types: dict[str, str], facts: TableFacts) -> DesiredTable:
+def _changing(spec: TableSpec, live: LiveTable, types: dict[str, str]) -> list[tuple[ColumnSpec, str]]:
+    """(column, canonical type) of the spec's real type changes."""
+    return [
+        (c, types[c.type])
+        for c in spec.columns
+        if _type_changes(c, live)
+        and c.type in types
+        and c.name in live.columns
+        and types[c.type] != live.columns[c.name].type
+    ]
+
+
+def _desired_table(
+    spec: TableSpec,
+    live: LiveTable | None,
+    types: dict[str, str],
+    facts: TableFacts,
+    policies: tuple[Policy, ...] | None,
+) -> DesiredTable:
     columns = tuple(
         Column(
             c.name,
@@ -91,7 +138,15 @@ def _desired_table(spec: TableSpec, live: LiveTable | None, types: dict[str, str
             facts.indexes.get(position) or _required(_local_index(spec.name, index, live))
             for position, index in enumerate(spec.indexes)
         )
-    return DesiredTable(spec.name, spec.present, columns, indexes, spec.prune_indexes, spec.location)
+    if spec.policies is not None and policies is None:
+        # A missing table: its policies are kept as written, for drift to show.
+        policies = tuple(
+            Policy(spec.name, p.name, p.command, p.roles, p.permissive, p.using, p.with_check, location=p.location)
+            for p in spec.policies
+        )
+    return DesiredTable(
+        spec.name, spec.present, columns, indexes, spec.prune_indexes, spec.location, rls=spec.rls, policies=policies
+    )
 
 
 def _required(index: Index | None) -> Index:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..change import Change
 from ..findings import Finding
-from ..model import DesiredTable, LiveTable, QualifiedName
+from ..model import DesiredState, DesiredTable, LiveState, LiveTable, QualifiedName
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,18 @@ class TableContext:
     live: LiveTable
     # Which relation holds each name the desired indexes use (see LiveState.relations).
     relations: dict[QualifiedName, str] = field(default_factory=dict)
+    # Functions this plan drops and creates again (a changed signature or result): policies calling them must
+    # be dropped before and created after.
+    recreated_functions: frozenset[str] = frozenset()
+
+    @property
+    def changing_columns(self) -> set[str]:
+        """Columns whose type this plan changes."""
+        return {
+            column.name
+            for column in self.desired.columns
+            if column.name in self.live.columns and self.live.columns[column.name].type != column.type
+        }
 
     @property
     def rewritten(self) -> bool:
@@ -47,7 +59,33 @@ def register(kind: Kind) -> None:
     REGISTRY[kind.name] = kind
 
 
-def all_kinds() -> list[Kind]:
-    from . import columns, indexes  # noqa: F401  # registers them
+@dataclass(frozen=True)
+class GlobalKind:
+    """A kind whose objects are not a table's: functions, views."""
 
+    name: str
+    plan: Callable[[DesiredState, LiveState], list[Change]]
+    drift: Callable[[DesiredState, LiveState], list[Finding]]
+
+
+GLOBAL_REGISTRY: dict[str, GlobalKind] = {}
+
+
+def register_global(kind: GlobalKind) -> None:
+    if kind.name in GLOBAL_REGISTRY:
+        raise RuntimeError(f"kind {kind.name!r} registered twice")
+    GLOBAL_REGISTRY[kind.name] = kind
+
+
+def _load() -> None:
+    from . import columns, functions, indexes, policies, rls, views  # noqa: F401  # registers them
+
+
+def all_kinds() -> list[Kind]:
+    _load()
     return [REGISTRY[name] for name in sorted(REGISTRY)]
+
+
+def global_kinds() -> list[GlobalKind]:
+    _load()
+    return [GLOBAL_REGISTRY[name] for name in sorted(GLOBAL_REGISTRY)]

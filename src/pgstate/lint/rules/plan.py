@@ -1,0 +1,59 @@
+"""Rules on the plan: steps that are slow for the application or lose something for good."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...change import Change, Hazard
+from ..base import Hit, Severity
+from ..context import LintContext
+from ..registry import rule
+
+DATA_LOSS = "data-loss"  # a hazard a future kind may declare (e.g. a lossy type change); read by name
+
+# Drops of these lose nothing that cannot be rebuilt from the data: an index (even a valid one, whose drop has
+# the index-dropped hazard) is slower queries at worst, never lost data.
+REBUILDABLE = frozenset({"index", "invalid-index"})
+
+
+@rule("column-type-rewrite", Severity.WARNING, "a column type change rewrites the table under ACCESS EXCLUSIVE")
+def type_rewrite(ctx: LintContext) -> Iterator[Hit]:
+    for change in ctx.input.plan.changes if ctx.input.plan else ():
+        if Hazard.TABLE_REWRITE not in change.hazards:
+            continue
+        size = f" ({change.rewrites.describe()})" if change.rewrites else ""
+        yield Hit(
+            change.target,
+            f"{change.summary}: the table{size} is copied while reads and writes wait",
+            "run it in a quiet hour, or choose a binary-compatible type (varchar -> text, or a longer varchar,"
+            " does not rewrite)",
+            ctx.plan_location(change.table, change.target),
+        )
+
+
+@rule(
+    "destructive-change",
+    Severity.ERROR,
+    "a plan step destroys data, or drops a policy, function or view it does not re-create (index drops do not count)",
+)
+def destructive(ctx: LintContext) -> Iterator[Hit]:
+    changes = ctx.input.plan.changes if ctx.input.plan else ()
+    created = {(_object_kind(c, "create-"), c.target) for c in changes}
+    for change in changes:
+        kind = _object_kind(change, "drop-") or _object_kind(change, "retire-")
+        loses_data = DATA_LOSS in {str(h) for h in change.hazards}
+        dropped_for_good = kind is not None and kind not in REBUILDABLE and (kind, change.target) not in created
+        if loses_data or dropped_for_good:
+            yield Hit(
+                change.target,
+                f"{change.action}: {change.summary}"
+                + (" (data is lost)" if loses_data else f" (no step re-creates the {kind})"),
+                "make sure it is meant: apply refuses it without --allow-destructive, and rollback restores only"
+                " what was backed up",
+                ctx.plan_location(change.table, change.target),
+            )
+
+
+def _object_kind(change: Change, prefix: str) -> str | None:
+    action = str(change.action)
+    return action.removeprefix(prefix) if action.startswith(prefix) else None

@@ -1,0 +1,309 @@
+"""Row-level security, policies, helper functions and views, on plain PostgreSQL with Supabase emulated."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgharness import TestDatabase, run_pgstate_inprocess
+
+TABLE = """
+CREATE TABLE docs (id serial PRIMARY KEY, "ownerId" uuid NOT NULL, status varchar(20), kind text, body json);
+INSERT INTO docs ("ownerId", status, kind, body)
+SELECT ('00000000-0000-0000-0000-00000000000' || (g % 3))::uuid, CASE WHEN g % 2 = 0 THEN 'open' ELSE 'closed' END,
+       CASE WHEN g % 3 = 0 THEN 'a' ELSE 'c' END, '{}'
+FROM generate_series(1, 30) g;
+GRANT SELECT, INSERT, UPDATE ON docs TO authenticated;
+"""
+
+POLICIES = """
+table: docs
+rls: {enabled: true}
+policies:
+  - name: Owners read their docs
+    command: select
+    roles: [authenticated]
+    using: '(("ownerId" = (select auth.uid())))'
+  - name: Open docs are public
+    command: select
+    roles: [anon, authenticated]
+    using: status IN ('open', 'draft')
+  - name: Kinds a and b are shared
+    command: select
+    roles: [authenticated]
+    using: kind IN ('a', 'b')
+"""
+
+
+def desired(tmp_path: Path, *documents: str) -> Path:
+    directory = tmp_path / "desired"
+    directory.mkdir(exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    for number, text in enumerate(documents):
+        (directory / f"d{number}.yaml").write_text(text)
+    return directory
+
+
+def pgstate(db: TestDatabase, directory: Path, *args: str) -> tuple[int, Any, str]:
+    run = run_pgstate_inprocess([*args, "--desired", str(directory), "--database-url", db.url, "--format", "json"])
+    try:
+        return run.exit_code, json.loads(run.stdout), run.stderr
+    except ValueError:
+        return run.exit_code, run.stdout, run.stderr
+
+
+def steps(plan: dict[str, Any]) -> list[str]:
+    return [f"{s['action']} {s['target']}" for s in plan["steps"]]
+
+
+def policy_state(db: TestDatabase) -> list[tuple[Any, ...]]:
+    return db.query(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.polname, p.polcmd, p.polpermissive,"
+        " p.polroles::regrole[]::text, pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)"
+        " FROM pg_class c LEFT JOIN pg_policy p ON p.polrelid = c.oid WHERE c.relname = 'docs' ORDER BY 4"
+    )
+
+
+def test_policies_round_trip_with_equivalent_spellings(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    directory = desired(tmp_path, POLICIES)
+    code, plan, err = pgstate(database, directory, "plan")
+    assert code == 2, err
+    # Policies are created before RLS is enabled: there is never a table with RLS on and policies missing.
+    assert steps(plan) == [
+        'create-policy public.docs."Kinds a and b are shared"',
+        'create-policy public.docs."Open docs are public"',
+        'create-policy public.docs."Owners read their docs"',
+        "enable-rls public.docs",
+    ]
+    assert all(s["lock"] == "ACCESS EXCLUSIVE" and s["transactional"] for s in plan["steps"])
+    code, _, err = pgstate(database, directory, "apply", "--yes")
+    assert code == 0, err
+    code, plan, err = pgstate(database, directory, "plan")
+    assert (code, plan["steps"]) == (0, []), err
+    # The same policies written as the server prints them, and in other equivalent spellings, plan nothing.
+    printed = POLICIES.replace(
+        "'((\"ownerId\" = (select auth.uid())))'", "'(\"ownerId\" = ( SELECT auth.uid() AS uid))'"
+    ).replace("kind IN ('a', 'b')", "kind = ANY (ARRAY['a', 'b'])")
+    assert printed != POLICIES
+    code, plan, err = pgstate(database, desired(tmp_path, printed), "plan")
+    assert (code, plan["steps"]) == (0, []), err
+    code, drift, _ = pgstate(database, directory, "drift")
+    assert (code, drift["findings"]) == (0, [])
+
+
+def test_changed_policy_is_altered_or_recreated(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    assert pgstate(database, desired(tmp_path, POLICIES), "apply", "--yes")[0] == 0
+    changed = POLICIES.replace("roles: [anon, authenticated]", "roles: [authenticated]").replace(
+        "command: select\n    roles: [authenticated]\n    using: '((",
+        "command: all\n    roles: [authenticated]\n    using: '((",
+    )
+    code, plan, err = pgstate(database, desired(tmp_path, changed), "plan")
+    assert code == 2, err
+    # A changed command cannot be altered: dropped and created; changed roles are altered in place.
+    assert steps(plan) == [
+        'drop-policy public.docs."Owners read their docs"',
+        'create-policy public.docs."Owners read their docs"',
+        'alter-policy public.docs."Open docs are public"',
+    ]
+    assert pgstate(database, desired(tmp_path, changed), "apply", "--yes")[0] == 0
+    assert pgstate(database, desired(tmp_path, changed), "plan")[0] == 0
+
+
+def test_type_change_under_a_policy(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    assert pgstate(database, desired(tmp_path, POLICIES), "apply", "--yes")[0] == 0
+    with_type = POLICIES.replace("rls: {enabled: true}", "rls: {enabled: true}\ncolumns:\n  status: {type: text}")
+    code, plan, err = pgstate(database, desired(tmp_path, with_type), "plan")
+    assert code == 2, err
+    # PostgreSQL refuses to change the type of a column a policy uses: the policy is dropped and re-created.
+    assert steps(plan) == [
+        'drop-policy public.docs."Open docs are public"',
+        "alter-column-type public.docs.status",
+        'create-policy public.docs."Open docs are public"',
+    ]
+    code, _, err = pgstate(database, desired(tmp_path, with_type), "apply", "--yes")
+    assert code == 0, err
+    assert pgstate(database, desired(tmp_path, with_type), "plan")[0] == 0
+
+
+def test_type_change_under_an_undeclared_policy_keeps_it(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        TABLE + "ALTER TABLE docs ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY legacy ON docs FOR SELECT USING (status = 'open');"
+    )
+    before = [row for row in policy_state(database)]
+    directory = desired(tmp_path, "table: docs\ncolumns:\n  status: {type: varchar(40)}\n")
+    code, _, err = pgstate(database, directory, "apply", "--yes")
+    assert code == 0, err
+    after = policy_state(database)
+    assert [row[:7] for row in after] == [row[:7] for row in before]  # same policy, same roles and command
+
+
+def test_failure_in_the_transaction_leaves_rls_and_policies_as_before(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        TABLE + "ALTER TABLE docs ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY legacy ON docs FOR SELECT USING (status = 'open');"
+    )
+    before = policy_state(database)
+    # The policies change, RLS is forced, and then a type change fails on the data: everything rolls back.
+    failing = POLICIES.replace(
+        "rls: {enabled: true}", "rls: {enabled: true, forced: true}\ncolumns:\n  status: {type: integer}"
+    )
+    code, _, err = pgstate(database, desired(tmp_path, failing), "apply", "--yes")
+    assert code == 1
+    assert "invalid input syntax for type integer" in err
+    assert policy_state(database) == before
+
+
+def test_the_rewrite_of_the_slow_policy_returns_the_same_rows(database: TestDatabase, tmp_path: Path) -> None:
+    """The point of the feature: the seed guide's slow policy and its rewrite see the same rows."""
+    database.execute("""
+        CREATE TABLE "User" (id uuid PRIMARY KEY, email text, role text, "isPremium" boolean);
+        CREATE TABLE interviews (id serial PRIMARY KEY, user_id uuid, created_at timestamptz DEFAULT now());
+        INSERT INTO "User" SELECT ('00000000-0000-0000-0000-0000000000' || lpad(g::text, 2, '0'))::uuid,
+               'u' || g || '@x', CASE WHEN g % 4 = 0 THEN 'ADMIN' ELSE 'USER' END, g % 2 = 0
+        FROM generate_series(1, 20) g;
+        INSERT INTO interviews (user_id) SELECT id FROM "User", generate_series(1, 3);
+        CREATE FUNCTION current_user_email() RETURNS text LANGUAGE sql STABLE
+            AS $$ SELECT current_setting('request.jwt.claim.email', true) $$;
+        GRANT SELECT ON "User", interviews TO authenticated;
+    """)
+    slow = """
+table: interviews
+rls: {enabled: true}
+policies:
+  - name: Users can view own interviews
+    command: select
+    roles: [authenticated]
+    using: >-
+      user_id IN (SELECT id FROM "User"
+                  WHERE email = current_user_email() AND role = 'USER' AND "isPremium" = true)
+"""
+    fast_function = """
+function: can_access_interview
+arguments: interview_user_id uuid
+returns: boolean
+language: plpgsql
+volatility: stable
+security: definer
+search_path: [pg_catalog, public]
+body: |
+  BEGIN
+    RETURN EXISTS (SELECT 1 FROM public."User" u WHERE u.id = interview_user_id
+                   AND u.email = current_setting('request.jwt.claim.email', true)
+                   AND u.role = 'USER' AND u."isPremium");
+  END;
+"""
+    fast = slow[: slow.index("    using:")] + "    using: (select can_access_interview(user_id))\n"
+
+    def visible_rows(user: int) -> list[tuple[Any, ...]]:
+        with database.connect(autocommit=False) as conn:
+            conn.execute("SET LOCAL ROLE authenticated")
+            conn.execute("SELECT set_config('request.jwt.claim.sub', %s, true)", [str(uuid.UUID(int=user))])
+            conn.execute("SELECT set_config('request.jwt.claim.email', %s, true)", [f"u{user}@x"])
+            return conn.execute("SELECT id FROM interviews ORDER BY id").fetchall()
+
+    assert pgstate(database, desired(tmp_path, slow), "apply", "--yes")[0] == 0
+    seen_slow = {user: visible_rows(user) for user in range(1, 21)}
+    code, _, err = pgstate(database, desired(tmp_path, fast, fast_function), "apply", "--yes")
+    assert code == 0, err
+    seen_fast = {user: visible_rows(user) for user in range(1, 21)}
+    assert seen_fast == seen_slow
+    # Premium (even) users with role USER (not a multiple of 4): 2, 6, 10, 14 and 18, three interviews each.
+    assert sum(len(rows) for rows in seen_fast.values()) == 5 * 3
+
+
+def test_functions_and_views(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    function = """
+function: open_docs
+returns: bigint
+language: sql
+volatility: stable
+body: SELECT count(*) FROM public.docs WHERE status = 'open'
+"""
+    view = "view: doc_stats\nquery: SELECT status, count(*) AS n FROM docs GROUP BY status\n"
+    directory = desired(tmp_path, function, view)
+    code, plan, err = pgstate(database, directory, "plan")
+    assert code == 2, err
+    assert steps(plan) == ["create-function public.open_docs()", "create-view public.doc_stats"]
+    assert pgstate(database, directory, "apply", "--yes")[0] == 0
+    assert pgstate(database, directory, "plan")[0] == 0
+    assert database.query("SELECT open_docs()") == [(15,)]
+    # Same columns plus one at the end: replaced in place; a changed body: replaced; a new result type: recreated.
+    wider = view.replace("count(*) AS n", "count(*) AS n, max(id) AS last_id")
+    body = function.replace("'open'", "'closed'")
+    code, plan, err = pgstate(database, desired(tmp_path, body, wider), "plan")
+    assert steps(plan) == ["replace-function public.open_docs()", "replace-view public.doc_stats"], err
+    assert pgstate(database, desired(tmp_path, body, wider), "apply", "--yes")[0] == 0
+    narrower = view.replace("count(*) AS n", "count(*)::int AS n")
+    result = body.replace("returns: bigint", "returns: integer").replace("count(*)", "count(*)::int")
+    code, plan, err = pgstate(database, desired(tmp_path, result, narrower), "plan")
+    assert steps(plan) == [
+        "drop-view public.doc_stats",
+        "drop-function public.open_docs()",
+        "create-function public.open_docs()",
+        "create-view public.doc_stats",
+    ], err
+    code, _, err = pgstate(database, desired(tmp_path, result, narrower), "apply", "--yes")
+    assert code == 0, err
+    assert pgstate(database, desired(tmp_path, result, narrower), "drift")[0] == 0
+
+
+def test_signature_change_recreates_the_policies_that_call_it(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    function = """
+function: owns
+arguments: owner uuid
+returns: boolean
+language: sql
+volatility: stable
+body: SELECT owner = auth.uid()
+"""
+    policy = """
+table: docs
+rls: {enabled: true}
+policies:
+  - name: own
+    roles: [authenticated]
+    using: (select owns("ownerId"))
+"""
+    assert pgstate(database, desired(tmp_path, function, policy), "apply", "--yes")[0] == 0
+    assert pgstate(database, desired(tmp_path, function, policy), "plan")[0] == 0
+    renamed = function.replace("arguments: owner uuid", "arguments: doc_owner uuid").replace(
+        "SELECT owner =", "SELECT doc_owner ="
+    )
+    code, plan, err = pgstate(database, desired(tmp_path, renamed, policy), "plan")
+    assert code == 2, err
+    assert steps(plan) == [
+        "drop-policy public.docs.own",
+        "drop-function public.owns(uuid)",
+        "create-function public.owns(uuid)",
+        "create-policy public.docs.own",
+    ]
+    code, _, err = pgstate(database, desired(tmp_path, renamed, policy), "apply", "--yes")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "  - {name: p, using: 'true) WITH CHECK (true'}\n",
+        '  - {name: p, using: "true); DROP TABLE docs; --"}\n',
+        "  - {name: p, roles: [no_such_role], using: 'true'}\n",
+    ],
+)
+def test_bad_policies_are_refused_before_any_change(database: TestDatabase, tmp_path: Path, policy: str) -> None:
+    database.execute(TABLE)
+    before = policy_state(database)
+    code, _, err = pgstate(database, desired(tmp_path, "table: docs\npolicies:\n" + policy), "apply", "--yes")
+    assert code == 1
+    assert "d0.yaml:3" in err
+    assert policy_state(database) == before
