@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from . import render
-from .connection import connect, resolve_url, scrub
+from .connection import configured_url, connect, resolve_url, scrub
 from .errors import ExitCode, PgstateError
 from .plan import Plan
 
@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
     drift = verbs.add_parser("drift", help="every difference between desired and live (exit 2 if any)")
     common(drift, formats=list(DRIFT_FORMATS))
+    lint = verbs.add_parser(
+        "lint", help="rules over the desired state, the live database and the plan (exit 1 on errors)"
+    )
+    common(lint, formats=["text", "json"])
     return parser
 
 
@@ -227,7 +231,35 @@ def _drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     return ExitCode.CHANGES if findings else ExitCode.OK
 
 
+def _lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """Lint the desired files, and, when a database is configured (never the embedded default: its tables are
+    not the application's), the canonical desired state, the live managed objects and the plan."""
+    from .engine import load_desired, plan_for
+    from .lint import LintInput, has_errors, read_lint_facts, render_json, render_text, run_lint
+
+    desired = load_desired(args.desired, for_planning=False)
+    url = configured_url(args.database_url)
+    lint_input = LintInput(desired.documents, None, None, None)
+    facts = None
+    if url is None:
+        print(
+            "pgstate: no database configured: only the desired files are linted (rules that need the catalog"
+            " are skipped); pass --database-url or set $PGSTATE_DATABASE_URL",
+            file=sys.stderr,
+        )
+    else:
+        secrets.append(url)
+        with connect(url) as conn:
+            state, plan = plan_for(conn, desired, lock_timeout=args.lock_timeout)
+            facts = read_lint_facts(conn, state.live)
+        lint_input = LintInput(desired.documents, state.desired, state.live, plan)
+    findings = run_lint(lint_input, facts)
+    sys.stdout.write(render_json(findings) if args.format == "json" else render_text(findings))
+    return ExitCode.ERROR if has_errors(findings) else ExitCode.OK
+
+
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
+    "lint": _lint,
     "validate": _validate,
     "plan": _plan,
     "apply": _apply,

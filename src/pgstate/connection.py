@@ -16,11 +16,19 @@ from .errors import PgstateError
 APPLICATION_NAME = "pgstate"
 
 
-def resolve_url(option: str | None, project_dir: Path) -> str:
-    """--database-url, else $PGSTATE_DATABASE_URL, else $DATABASE_URL, else the embedded server."""
+def configured_url(option: str | None) -> str | None:
+    """--database-url, else $PGSTATE_DATABASE_URL, else $DATABASE_URL, else None."""
     for candidate in (option, os.environ.get("PGSTATE_DATABASE_URL"), os.environ.get("DATABASE_URL")):
         if candidate:
             return candidate
+    return None
+
+
+def resolve_url(option: str | None, project_dir: Path) -> str:
+    """The configured URL (see configured_url), else the embedded server's."""
+    configured = configured_url(option)
+    if configured is not None:
+        return configured
     from .embedded import embedded_url
 
     url = embedded_url(project_dir)

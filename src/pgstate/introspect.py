@@ -65,7 +65,7 @@ def read_live_state(
         names = {oid: name for oid, (name, _, _, _) in found.items()}
         columns, attributes = read_columns(cur, list(found))
         indexes = read_indexes(cur, names, attributes)
-        policies = read_policies(cur, names)
+        policies = read_policies(cur, names, attributes)
         live_functions = read_functions(cur, functions)
         live_views = read_views(cur, views)
     live = {
@@ -108,7 +108,9 @@ def read_relation_owners(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName
     return owners
 
 
-def read_policies(cur: psycopg.Cursor[Any], tables: dict[int, QualifiedName]) -> dict[int, dict[str, Policy]]:
+def read_policies(
+    cur: psycopg.Cursor[Any], tables: dict[int, QualifiedName], attributes: Attributes
+) -> dict[int, dict[str, Policy]]:
     """Policies of the tables with the given oids, keyed by table oid then policy name."""
     cur.execute(query("policies"), {"oids": list(tables)})
     policies: dict[int, dict[str, Policy]] = defaultdict(dict)
@@ -137,6 +139,7 @@ def read_policies(cur: psycopg.Cursor[Any], tables: dict[int, QualifiedName]) ->
             functions=tuple(functions),
             using_tree=using_tree,
             with_check_tree=with_check_tree,
+            attributes={attnum: attribute.name for attnum, attribute in attributes[table_oid].items()},
         )
     return policies
 

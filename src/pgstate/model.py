@@ -8,6 +8,7 @@ default for the column. ``canonical.py`` makes the desired side so; ``introspect
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +161,9 @@ class Policy:
     # on a varchar column comes back as a cast array), so creating from it would never converge.
     using_source: str | None = field(default=None, compare=False, repr=False)
     with_check_source: str | None = field(default=None, compare=False, repr=False)
+    # Column numbers of the relation the trees were made on -> names (a desired policy's trees come from a
+    # temporary copy, numbered without the live table's dropped columns).
+    attributes: Mapping[int, str] = field(default_factory=dict, compare=False, repr=False)
     location: SourceLocation | None = field(default=None, compare=False)
 
     def definition(self) -> tuple[Any, ...]:

@@ -76,20 +76,36 @@ def make_plan(desired: DesiredState, live: LiveState, *, lock_timeout: str = "2s
 def link_across_kinds(changes: list[Change]) -> list[Change]:
     """Edges between kinds, which no kind can see alone.
 
-    Indexes and policies dropped from a table whose column types change are dropped before the change: it
-    would otherwise rebuild an index for nothing, or fail on it (``lower(a)`` when ``a`` becomes an integer),
-    and PostgreSQL refuses to change the type of a column a policy uses.
+    * Indexes and policies dropped from a table whose column types change are dropped before the change: it
+      would otherwise rebuild an index for nothing, or fail on it (``lower(a)`` when ``a`` becomes an integer),
+      and PostgreSQL refuses to change the type of a column a policy uses.
+    * Indexes created inside the transaction are created after the table's type changes, on the new types.
+    * Views and policies are created after every type change and function they could read or call: which
+      ones they use is not known before they exist, so they wait for all of them.
     """
     drops: dict[str, list[str]] = {}
+    type_changes: dict[str, list[str]] = {}
+    definitions: list[str] = []  # what views and policies may depend on
     for change in changes:
         if change.action in (Action.DROP_INDEX, Action.DROP_POLICY):
             drops.setdefault(change.table, []).append(change.key)
-    return [
-        replace(change, after=(*change.after, *drops[change.table]))
-        if change.action is Action.ALTER_COLUMN_TYPE and change.table in drops
-        else change
-        for change in changes
-    ]
+        elif change.action is Action.ALTER_COLUMN_TYPE:
+            type_changes.setdefault(change.table, []).append(change.key)
+        if change.action in (Action.ALTER_COLUMN_TYPE, Action.CREATE_FUNCTION, Action.REPLACE_FUNCTION):
+            definitions.append(change.key)
+    linked = []
+    for change in changes:
+        if change.action is Action.ALTER_COLUMN_TYPE:
+            change = replace(change, after=(*change.after, *drops.get(change.table, ())))
+        elif change.action is Action.CREATE_INDEX:
+            change = replace(change, after=(*change.after, *type_changes.get(change.table, ())))
+        elif change.action in DEPENDENT_DEFINITIONS:
+            change = replace(change, after=(*change.after, *definitions))
+        linked.append(change)
+    return linked
+
+
+DEPENDENT_DEFINITIONS = (Action.CREATE_VIEW, Action.REPLACE_VIEW, Action.CREATE_POLICY, Action.ALTER_POLICY)
 
 
 def table_contexts(desired: DesiredState, live: LiveState) -> list[TableContext]:

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from ..ddl import alter_type_sql, create_policy_sql
 from ..desired import ColumnSpec, PolicySpec, TableSpec
-from ..introspect import read_policies
+from ..introspect import read_columns, read_policies
 from ..model import Policy
 from ..sqlexec import execute
 from .session import NotASingleExpression, check_single_expression, located
@@ -40,7 +40,8 @@ def deparse_policies(
             execute(cur, create_policy_sql(policy, copy))
         except psycopg.Error as error:
             raise located(error, policy.location) from None
-    built = read_policies(cur, {copy_oid: spec.name}).get(copy_oid, {})
+    _, attributes = read_columns(cur, [copy_oid])
+    built = read_policies(cur, {copy_oid: spec.name}, attributes).get(copy_oid, {})
     execute(cur, sql.SQL("DROP TABLE {}").format(copy))
     policies = []
     for policy in spec.policies:

@@ -121,7 +121,7 @@ def column_unindexed(ctx: LintContext) -> Iterator[Hit]:
         return
     for subject, policy in each_policy(ctx):
         tree = parse(policy.using_tree)
-        names = ctx.facts.attributes.get(subject.name, {})
+        names = policy.attributes or ctx.facts.attributes.get(subject.name, {})
         if tree is None or not names:
             continue
         leading = {_leading_column(index) for index in subject.indexes.values() if _serves_lookups(index)}
