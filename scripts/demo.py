@@ -53,17 +53,20 @@ def main() -> int:
     banner("1. validate: the desired files, no database needed")
     if pgstate("validate", *desired, env=env) != 0:
         return 1
-    banner("2. plan: what it takes to reach desired/ (exit 2: changes)")
+    banner("2. lint: the desired state, the live database and the plan (exit 1 only on errors)")
+    if pgstate("lint", *desired, env=env) != 0:
+        return 1
+    banner("3. plan: what it takes to reach desired/ (exit 2: changes)")
     if pgstate("plan", *desired, env=env) != 2:
         return 1
-    banner("3. apply: concurrent index builds, then one transaction under lock_timeout")
+    banner("4. apply: concurrent index builds, then one transaction under lock_timeout")
     if pgstate("apply", "--yes", *desired, env=env) != 0:
         return 1
-    banner("4. drift: the database now matches desired/ (exit 0)")
+    banner("5. drift: the database now matches desired/ (exit 0)")
     drift = pgstate("drift", *desired, env=env)
-    banner("5. plan again: nothing to do")
+    banner("6. plan again: nothing to do")
     replan = pgstate("plan", *desired, env=env)
-    banner("6. the run, as recorded in the database")
+    banner("7. the run, as recorded in the database")
     with psycopg.connect(demo_url) as conn:
         for row in conn.execute(
             "SELECT id, status, finished_at - started_at, jsonb_array_length(plan->'steps') FROM pgstate.runs"

@@ -50,7 +50,7 @@ storage:
   autovacuum_vacuum_scale_factor: 0.05
   fillfactor: 90
 lint:
-  ignore: [rls-initplan]
+  ignore: [rls-auth-initplan]
 ---
 table: interviews
 present: false
@@ -540,3 +540,8 @@ def test_default_index_name_never_splits_a_multibyte_character(table: str, colum
     name = default_index_name(table, columns)
     assert name == expected
     assert len(name.encode()) <= 63
+
+
+def test_unknown_lint_rule_is_refused(desired: Path) -> None:
+    problem = only_problem(desired, "view: v\nquery: select 1\nlint:\n  ignore: [security-definer-veiw]\n")
+    assert problem.startswith("desired/a.yaml:4:12: unknown lint rule 'security-definer-veiw'"), problem

@@ -276,5 +276,5 @@ class LiveState:
 class DesiredState:
     tables: dict[QualifiedName, DesiredTable]
     files: tuple[str, ...]  # the desired files read, relative to the desired directory
-    functions: dict[QualifiedName, Function] = field(default_factory=dict)
+    functions: dict[str, Function] = field(default_factory=dict)  # by Function.key: overloads apart
     views: dict[QualifiedName, View] = field(default_factory=dict)

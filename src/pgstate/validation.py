@@ -339,6 +339,28 @@ def _meaning_problems(docs: list[Document]) -> list[PgstateError]:
             problems.extend(_table_problems(doc))
         elif doc.kind == "function":
             problems.extend(_function_problems(doc))
+        problems.extend(_lint_problems(doc))
+    return problems
+
+
+def _lint_problems(doc: Document) -> list[PgstateError]:
+    """A rule id that silences nothing is a typo that would let the rule's findings through unnoticed."""
+    ignored = (doc.data.get("lint") or {}).get("ignore") or []
+    if not ignored:
+        return []
+    from .lint import RULES  # imported only for documents that silence rules
+
+    problems = []
+    for position, rule_id in enumerate(ignored):
+        if rule_id not in RULES:
+            close = difflib.get_close_matches(rule_id, list(RULES), n=1)
+            problems.append(
+                PgstateError(
+                    f"unknown lint rule {rule_id!r}",
+                    location=doc.locate(("lint", "ignore", position)),
+                    hint=f"did you mean {close[0]!r}?" if close else f"known rules: {', '.join(sorted(RULES))}",
+                )
+            )
     return problems
 
 

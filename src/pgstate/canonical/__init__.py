@@ -57,7 +57,7 @@ def canonicalize(
     problems = Problems()
     live_functions = live_functions or {}
     policies: dict[QualifiedName, tuple[Policy, ...]] = {}
-    desired_functions: dict[QualifiedName, Function] = {}
+    desired_functions: dict[str, Function] = {}
     desired_views: dict[QualifiedName, View] = {}
     present = [spec for spec in specs if spec.present and spec.name in live_tables]
     types_to_ask = {
@@ -77,7 +77,8 @@ def canonicalize(
             # Functions first: policies may call them, views may select from them.
             for function_spec in functions:
                 with problems.collect(cur, function_spec.location):
-                    desired_functions[function_spec.name] = deparse_function(cur, function_spec)
+                    function = deparse_function(cur, function_spec)
+                    desired_functions[function.key] = function
                     stand_in(cur, function_spec, live_functions.get(function_spec.name, ()))
             for spec, positions in work:
                 with problems.collect(cur, spec.location):

@@ -81,8 +81,9 @@ class LintContext:
         """Declared functions, and every live overload of a managed name that the desired state does not declare."""
         desired = self.input.desired.functions if self.input.desired else {}
         live = self.input.live.functions if self.input.live else {}
-        found = [desired[name] for name in sorted(desired)]
-        found += [f for name in sorted(set(live) - set(desired)) for f in live[name]]
+        found = [desired[key] for key in sorted(desired)]
+        declared = {function.qualified_name for function in found}
+        found += [f for name in sorted(set(live) - declared) for f in live[name]]
         return found
 
     @cached_property
@@ -119,7 +120,11 @@ class LintContext:
                     return column.location or self.locator.column(subject.name, column.name)
             return subject.location
         for function in desired.functions.values() if desired else ():
-            if target in (str(function.qualified_name), f"{function.qualified_name}({function.identity_arguments})"):
+            if target in (
+                str(function.qualified_name),
+                f"{function.qualified_name}({function.identity_arguments})",
+                f"{function.qualified_name}({function.argument_types})",
+            ):
                 return self.location(function)
         for view in desired.views.values() if desired else ():
             if target == str(view.name):
