@@ -307,3 +307,27 @@ def test_bad_policies_are_refused_before_any_change(database: TestDatabase, tmp_
     assert code == 1
     assert "d0.yaml:3" in err
     assert policy_state(database) == before
+
+
+def test_lint_through_the_command_line(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    slow = POLICIES.replace("'((\"ownerId\" = (select auth.uid())))'", '\'"ownerId" = auth.uid()\'')
+    code, report, err = pgstate(database, desired(tmp_path, slow), "lint")
+    assert code == 0, err  # warnings only
+    rules = {finding["rule"] for finding in report["findings"]}
+    assert "rls-auth-initplan" in rules
+    assert report["summary"]["errors"] == 0
+    # Policies with RLS off do nothing: an error, and exit 1 ...
+    off = slow.replace("rls: {enabled: true}", "rls: {enabled: false}")
+    code, report, _ = pgstate(database, desired(tmp_path, off), "lint")
+    assert code == 1
+    assert "policy-exists-rls-disabled" in {finding["rule"] for finding in report["findings"]}
+    # ... unless the document silences the rule.
+    silenced = off + "lint:\n  ignore: [policy-exists-rls-disabled]\n"
+    code, report, _ = pgstate(database, desired(tmp_path, silenced), "lint")
+    assert code == 0
+    assert "policy-exists-rls-disabled" not in {finding["rule"] for finding in report["findings"]}
+    # Without a database, only the desired files are linted.
+    run = run_pgstate_inprocess(["lint", "--desired", str(desired(tmp_path, off))])
+    assert run.exit_code == 0
+    assert "no database configured" in run.stderr
