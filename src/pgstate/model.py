@@ -8,6 +8,8 @@ default for the column. ``canonical.py`` makes the desired side so; ``introspect
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +31,16 @@ class QualifiedName:
         return f"{quote_for_display(self.schema)}.{quote_for_display(self.name)}"
 
 
+_SIMPLE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+@functools.lru_cache(maxsize=65536)
 def quote_for_display(identifier: str) -> str:
-    """How PostgreSQL would print an identifier: bare when it can be, double-quoted otherwise (display only)."""
-    simple = (
-        identifier
-        and (identifier[0].islower() or identifier[0] == "_")
-        and all(ch.islower() or ch.isdigit() or ch == "_" for ch in identifier)
-    )
-    if simple and identifier.isascii():
+    """How PostgreSQL would print an identifier: bare when it can be, double-quoted otherwise (display only).
+
+    Cached: plans and drift reports print the same few thousand names over and over.
+    """
+    if _SIMPLE_IDENTIFIER.fullmatch(identifier):
         return identifier
     return '"' + identifier.replace('"', '""') + '"'
 
