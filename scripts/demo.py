@@ -60,7 +60,7 @@ def main() -> int:
     if pgstate("plan", *desired, env=env) != 2:
         return 1
     banner("4. apply: concurrent index builds, then one transaction under lock_timeout")
-    if pgstate("apply", "--yes", *desired, env=env) != 0:
+    if pgstate("apply", "--yes", "--allow-destructive", *desired, env=env) != 0:
         return 1
     banner("5. drift: the database now matches desired/ (exit 0)")
     drift = pgstate("drift", *desired, env=env)

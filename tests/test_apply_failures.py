@@ -38,7 +38,20 @@ def write_desired(directory: Path, text: str) -> Path:
 
 
 def apply(db: TestDatabase, desired: Path, *extra: str) -> tuple[int, str, str]:
-    run = run_pgstate_inprocess(["apply", "--yes", "--desired", str(desired), "--database-url", db.url, *extra])
+    run = run_pgstate_inprocess(
+        [
+            "apply",
+            "--yes",
+            "--allow-destructive",
+            "--backup-dir",
+            str(desired.parent / "backups"),
+            "--desired",
+            str(desired),
+            "--database-url",
+            db.url,
+            *extra,
+        ]
+    )
     return run.exit_code, run.stdout, run.stderr
 
 
@@ -184,6 +197,9 @@ def test_two_real_applies_never_interleave(database: TestDatabase, tmp_path: Pat
             "pgstate",
             "apply",
             "--yes",
+            "--allow-destructive",
+            "--backup-dir",
+            str(tmp_path / "backups"),
             "--desired",
             str(desired),
             "--database-url",
@@ -201,7 +217,9 @@ def test_two_real_applies_never_interleave(database: TestDatabase, tmp_path: Pat
         _wait_for(
             lambda: database.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")[0][0] == 1
         )
-        second = run_pgstate(["apply", "--yes", "--desired", str(desired), "--database-url", database.url])
+        second = run_pgstate(
+            ["apply", "--yes", "--allow-destructive", "--desired", str(desired), "--database-url", database.url]
+        )
         assert second.exit_code == 3
         assert "another pgstate apply is running" in second.stderr
     finally:

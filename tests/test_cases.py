@@ -33,7 +33,7 @@ def index_definitions(db: TestDatabase, names: list[str]) -> dict[str, str | Non
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)
-def test_case(database: TestDatabase, case_name: str) -> None:
+def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
     case = CASES / case_name
     expected: dict[str, Any] = yaml.safe_load((case / "expected.yaml").read_text())
     database.execute((case / "before.sql").read_text())
@@ -44,7 +44,10 @@ def test_case(database: TestDatabase, case_name: str) -> None:
     assert [f"{s['action']} {s['target']}" for s in plan["steps"]] == expected["steps"]
     assert sorted({h for s in plan["steps"] for h in s["hazards"]}) == sorted(expected["hazards"])
 
-    code, out, err = pgstate(database, case, "apply", "--yes")
+    destructive = (
+        ["--allow-destructive", "--backup-dir", str(tmp_path / "backups")] if "data-loss" in expected["hazards"] else []
+    )
+    code, out, err = pgstate(database, case, "apply", "--yes", *destructive)
     assert code == 0, err
 
     catalog = expected.get("catalog") or {}

@@ -83,19 +83,34 @@ def test_bad_options_exit_1(desired: Path, args: list[str]) -> None:
 
 def test_apply_without_terminal_or_yes_changes_nothing(database: TestDatabase, desired: Path) -> None:
     database.execute(TABLE)
-    result = run_pgstate(["apply", "--desired", str(desired), "--database-url", database.url])
+    result = run_pgstate(["apply", "--allow-destructive", "--desired", str(desired), "--database-url", database.url])
     assert result.exit_code == 1
     assert "pass --yes" in result.stderr
+    # A destructive plan is refused first, even before the question.
+    result = run_pgstate(["apply", "--yes", "--desired", str(desired), "--database-url", database.url])
+    assert result.exit_code == 3
+    assert "the plan destroys data: alter-column-type public.t.c" in result.stderr
+    assert database.query("SELECT to_regnamespace('pgstate')") == [(None,)]
     assert database.query("SELECT to_regclass('t_a_idx')") == [(None,)]
 
 
 def test_apply_json_reports_the_run(database: TestDatabase, desired: Path) -> None:
     database.execute(TABLE)
-    code, out, err = run(database, desired, "apply", "--yes", "--format", "json")
+    code, out, err = run(
+        database,
+        desired,
+        "apply",
+        "--yes",
+        "--allow-destructive",
+        "--format",
+        "json",
+        "--backup-dir",
+        str(desired.parent / "backups"),
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["status"] == "applied" and result["run_id"] == 1 and len(result["plan"]["steps"]) == 2
-    code, out, _ = run(database, desired, "apply", "--yes", "--format", "json")
+    code, out, _ = run(database, desired, "apply", "--yes", "--allow-destructive", "--format", "json")
     assert code == 0 and json.loads(out)["status"] == "no changes"
 
 

@@ -156,7 +156,15 @@ def test_failure_in_the_transaction_leaves_rls_and_policies_as_before(database: 
     failing = POLICIES.replace(
         "rls: {enabled: true}", "rls: {enabled: true, forced: true}\ncolumns:\n  status: {type: integer}"
     )
-    code, _, err = pgstate(database, desired(tmp_path, failing), "apply", "--yes")
+    code, _, err = pgstate(
+        database,
+        desired(tmp_path, failing),
+        "apply",
+        "--yes",
+        "--allow-destructive",
+        "--backup-dir",
+        str(tmp_path / "backups"),
+    )
     assert code == 1
     assert "invalid input syntax for type integer" in err
     assert policy_state(database) == before
@@ -311,7 +319,7 @@ def test_bad_policies_are_refused_before_any_change(database: TestDatabase, tmp_
 
 def test_lint_through_the_command_line(database: TestDatabase, tmp_path: Path) -> None:
     database.execute(TABLE)
-    slow = POLICIES.replace("'((\"ownerId\" = (select auth.uid())))'", '\'"ownerId" = auth.uid()\'')
+    slow = POLICIES.replace("'((\"ownerId\" = (select auth.uid())))'", "'\"ownerId\" = auth.uid()'")
     code, report, err = pgstate(database, desired(tmp_path, slow), "lint")
     assert code == 0, err  # warnings only
     rules = {finding["rule"] for finding in report["findings"]}

@@ -93,7 +93,9 @@ def test_indexes_dropped_before_a_type_change_that_would_break_them(database: Te
     assert code == 2, err
     steps = [f"{s['action']} {s['target']}" for s in json.loads(out)["steps"]]
     assert steps == ["drop-index public.t_lower_idx", "alter-column-type public.t.a"]
-    code, _, err = pgstate(database, desired, "apply", "--yes")
+    code, _, err = pgstate(
+        database, desired, "apply", "--yes", "--allow-destructive", "--backup-dir", str(tmp_path / "backups")
+    )
     assert code == 0, err
     assert database.query("SELECT to_regclass('t_lower_idx')") == [(None,)]
 

@@ -9,12 +9,12 @@ from pgharness import TestDatabase, run_pgstate_inprocess
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_seed_app_converges(database: TestDatabase) -> None:
+def test_seed_app_converges(database: TestDatabase, tmp_path: Path) -> None:
     database.execute((ROOT / "seed" / "app.sql").read_text())
     common = ["--desired", str(ROOT / "desired"), "--database-url", database.url]
     assert run_pgstate_inprocess(["validate", "--desired", str(ROOT / "desired")]).exit_code == 0
     assert run_pgstate_inprocess(["plan", *common]).exit_code == 2
-    applied = run_pgstate_inprocess(["apply", "--yes", *common])
+    applied = run_pgstate_inprocess(["apply", "--yes", "--allow-destructive", "--backup-dir", str(tmp_path), *common])
     assert applied.exit_code == 0, applied.stderr
     drift = run_pgstate_inprocess(["drift", *common])
     assert drift.exit_code == 0, drift.stdout

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -21,12 +22,13 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from . import runs
-from .change import Change, Phase
+from . import backup, runs
+from .change import Change, Hazard, Phase
 from .connection import connect
 from .engine import DesiredFiles, Snapshot, plan_for, snapshot
 from .errors import ApplyFailed, ExitCode, PgstateError, Refused
 from .gitinfo import desired_commit
+from .model import QualifiedName
 from .plan import Plan, fingerprint, live_table_digest, step_json
 from .progress import index_build_progress
 from .sqlexec import execute
@@ -46,6 +48,9 @@ class ApplyOptions:
     wait: bool = False
     plan_file: Path | None = None
     show_progress: bool = False
+    allow_destructive: bool = False
+    backup_dir: Path = Path(".pgstate/backups")
+    full_backup: bool = False  # --backup full: dump the whole database first
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,12 @@ def _apply_locked(
         _check_saved_plan(options.plan_file, plan, control)
     if not plan.has_changes:
         return ApplyOutcome(ExitCode.OK, plan, None)
+    destructive = [c for c in plan.changes if Hazard.DATA_LOSS in c.hazards]
+    if destructive and not options.allow_destructive:
+        raise Refused(
+            "the plan destroys data: " + ", ".join(f"{c.action} {c.target}" for c in destructive),
+            hint="review the plan; the data is dumped and verified first; then pass --allow-destructive",
+        )
     if not confirm(plan, control):
         raise Refused("not confirmed; nothing was changed", hint="answer y, or pass --yes")
 
@@ -120,8 +131,9 @@ def _apply_locked(
         desired_commit=commit,
         desired_dirty=dirty,
     )
-    executor = _Executor(url, work, options, say)
+    executor = _Executor(url, work, options, say, control=control, run_id=run_id, plan=plan)
     try:
+        executor.verified_rows = _back_up(url, control, desired, before, plan, run_id, commit, options, say)
         executor.run_outside_transaction(plan.in_phase(Phase.PREPARE), undo_on_failure=False)
         executor.run_outside_transaction(plan.in_phase(Phase.BUILD), undo_on_failure=True)
         executor.run_transaction(plan.in_phase(Phase.TRANSACTION))
@@ -150,6 +162,63 @@ def _apply_locked(
         raise ApplyFailed(f"run {run_id} applied but did not converge; a new plan still has: {leftover}")
     runs.finish_run(control, run_id, "applied")
     return ApplyOutcome(ExitCode.OK, plan, run_id)
+
+
+def _back_up(
+    url: str,
+    control: psycopg.Connection[Any],
+    desired: DesiredFiles,
+    before: Snapshot,
+    plan: Plan,
+    run_id: int,
+    commit: str | None,
+    options: ApplyOptions,
+    say: Say,
+) -> dict[str, int]:
+    """Dump what the plan destroys (and everything with --backup full), verify each dump's rows against the
+    table, and write the manifest; returns table -> rows, which the transaction checks again before destroying."""
+    tables = sorted({c.dump for c in plan.changes if c.dump is not None})
+    if not tables and not options.full_backup:
+        return {}
+    tool = backup.choose_pg_dump(before.live.server_version)
+    directory = backup.backup_directory(options.backup_dir, run_id)
+    runs.set_backup(control, run_id, str(directory))
+    say(f"backing up to {directory} with {tool.version}")
+    full = backup.dump_full(url, directory, tool, lock_timeout=options.lock_timeout) if options.full_backup else None
+
+    def count(table: QualifiedName) -> int:
+        row = control.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
+        return int(row[0]) if row else 0
+
+    dumps = backup.dump_tables(url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout)
+    references: list[QualifiedName | backup.FunctionRef] = []
+    for dependent in (d for c in plan.changes for d in c.dump_definitions):
+        reference = (
+            backup.FunctionRef(dependent.function_oid) if dependent.function_oid is not None else dependent.relation
+        )
+        if reference is not None and reference not in references:
+            references.append(reference)
+    definitions = backup.dump_definitions(url, references, directory, tool, lock_timeout=options.lock_timeout)
+    result = backup.Backup(directory, tool, tuple(dumps), tuple(definitions), full)
+    backup.write_manifest(
+        result,
+        directory,
+        run_id=run_id,
+        desired_commit=commit,
+        desired_files=_file_digests(desired),
+        server_version=str(before.live.server_version),
+    )
+    for dump in dumps:
+        say(f"  {dump.table}: {dump.rows} rows dumped and verified ({dump.file.name})")
+    return {str(dump.table): dump.rows for dump in dumps}
+
+
+def _file_digests(desired: DesiredFiles) -> dict[str, str]:
+    return {
+        str(path.relative_to(desired.directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(desired.directory.rglob("*"))
+        if path.is_file() and path.suffix in (".yaml", ".yml")
+    }
 
 
 def _prepare_session(work: psycopg.Connection[Any], options: ApplyOptions) -> None:
@@ -204,12 +273,29 @@ def _verify_restored(
 class _Executor:
     """Runs the steps of one apply and remembers what must be undone if a later step fails."""
 
-    def __init__(self, url: str, work: psycopg.Connection[Any], options: ApplyOptions, say: Say):
+    def __init__(
+        self,
+        url: str,
+        work: psycopg.Connection[Any],
+        options: ApplyOptions,
+        say: Say,
+        *,
+        control: psycopg.Connection[Any],
+        run_id: int,
+        plan: Plan,
+    ):
         self.url = url
         self.work = work
         self.options = options
         self.say = say
+        self.control = control
+        self.run_id = run_id
+        self.positions = {change.key: number for number, change in enumerate(plan.changes, 1)}
         self.built: list[Change] = []
+        self.verified_rows: dict[str, int] = {}  # table -> rows in its verified dump
+
+    def _record(self, changes: list[Change], status: str, error: str | None = None) -> None:
+        runs.step_done(self.control, self.run_id, [self.positions[c.key] for c in changes], status, error)
 
     def _backoff(self, attempt: int) -> None:
         delay = min(BACKOFF_FIRST_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)
@@ -220,7 +306,12 @@ class _Executor:
             if undo_on_failure:
                 # Recorded before it runs: an interruption mid-build must drop what it half made.
                 self.built.append(change)
-            self._run_with_retries(change)
+            try:
+                self._run_with_retries(change)
+            except PgstateError as failure:
+                self._record([change], "failed", failure.message)
+                raise
+            self._record([change], "applied")
 
     def _run_with_retries(self, change: Change) -> None:
         for attempt in range(self.options.retries + 1):
@@ -260,7 +351,10 @@ class _Executor:
                     execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, true)"), [self.options.lock_timeout])
                     for current in changes:
                         self.say(f"{current.action} {current.target}")
+                        if current.dump is not None:
+                            self._check_dump_still_matches(cur, current)
                         execute(cur, current.statement)
+                self._record(changes, "applied")
                 return
             except RETRYABLE as error:
                 assert current is not None
@@ -270,7 +364,31 @@ class _Executor:
                 self._backoff(attempt)
             except psycopg.Error as error:
                 assert current is not None
-                raise _step_failure(current, error) from None
+                failure = _step_failure(current, error)
+                self._record([current], "failed", failure.message)
+                raise failure from None
+            except PgstateError as failure:
+                assert current is not None
+                self._record([current], "failed", failure.message)
+                raise
+
+    def _check_dump_still_matches(self, cur: psycopg.Cursor[Any], change: Change) -> None:
+        """Right before destroying: the table, locked, still has exactly the rows its verified dump holds."""
+        assert change.dump is not None
+        table = change.dump
+        expected = self.verified_rows.get(str(table))
+        if expected is None:
+            raise PgstateError(f"{change.action} {change.target}: no verified backup of {table}; nothing destroyed")
+        execute(cur, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table.identifier()))
+        execute(cur, sql.SQL("SELECT count(*) FROM {}").format(table.identifier()))
+        row = cur.fetchone()
+        rows = int(row[0]) if row else -1
+        if rows != expected:
+            raise PgstateError(
+                f"{change.action} {change.target}: {table} has {rows} rows, its verified backup {expected};"
+                " rows changed since the backup, nothing destroyed",
+                hint="the table is not quiet: find what writes to it",
+            )
 
     def _undo_one(self, change: Change) -> bool:
         if change.undo is None:

@@ -10,7 +10,7 @@ from enum import Enum, StrEnum
 
 from psycopg import sql
 
-from .model import TableSize
+from .model import Dependent, QualifiedName, TableSize
 
 
 class Action(StrEnum):
@@ -39,6 +39,7 @@ class Action(StrEnum):
     FORCE_RLS = "force-rls"
     DROP_INDEX = "drop-index"
     RENAME_INDEX = "rename-index"
+    RETIRE_TABLE = "retire-table"  # last: everything else that could still need the table has run
 
 
 class Phase(Enum):
@@ -67,6 +68,7 @@ class Hazard(StrEnum):
     INDEX_DROPPED = "index-dropped"  # queries that used the index may become slow
     UNIQUE_MAY_FAIL = "unique-may-fail"  # existing duplicates make the build fail (and roll back)
     INDEX_REBUILD = "index-rebuild"  # a type change rebuilds indexes on the column under ACCESS EXCLUSIVE
+    DATA_LOSS = "data-loss"  # rows or values are destroyed: backed up and verified first, --allow-destructive
 
 
 HAZARD_HELP: dict[Hazard, str] = {
@@ -77,6 +79,7 @@ HAZARD_HELP: dict[Hazard, str] = {
     Hazard.UNIQUE_MAY_FAIL: "fails, and the run rolls back, if the table holds duplicate values",
     Hazard.INDEX_REBUILD: "the type change rebuilds indexes on the column under ACCESS EXCLUSIVE, without rewriting"
     " the table",
+    Hazard.DATA_LOSS: "destroys data: the rows are dumped and the dump verified first; needs --allow-destructive",
 }
 
 
@@ -92,6 +95,11 @@ class Change:
     phase: Phase
     summary: str  # one line for people
     rewrites: TableSize | None = None  # set when the step rewrites the table
+    destroys: TableSize | None = None  # set when the step drops the table
+    # The table whose rows are dumped, and the dump verified against them, before this step runs; and the
+    # definitions of dependents the step drops with it (kept in the backup).
+    dump: QualifiedName | None = None
+    dump_definitions: tuple[Dependent, ...] = ()
     hazards: tuple[Hazard, ...] = ()
     after: tuple[str, ...] = field(default=())  # keys of steps that must run before this one
     # For steps outside the transaction: the statement that removes what this step made, run when a later step

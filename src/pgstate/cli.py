@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
     apply.add_argument("--wait", action="store_true", help="wait for another apply instead of exiting 3")
     apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
+    apply.add_argument(
+        "--allow-destructive", action="store_true", help="allow steps that destroy data (retiring, lossy types)"
+    )
+    apply.add_argument(
+        "--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go (.pgstate/backups)"
+    )
+    apply.add_argument(
+        "--backup",
+        choices=["auto", "full"],
+        default="auto",
+        help="auto: dump what the plan destroys (default); full: also the whole database first",
+    )
     drift = verbs.add_parser("drift", help="every difference between desired and live (exit 2 if any)")
     common(drift, formats=list(DRIFT_FORMATS))
     lint = verbs.add_parser(
@@ -177,6 +189,9 @@ def _apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         wait=args.wait,
         plan_file=args.plan_file,
         show_progress=sys.stderr.isatty() and args.format == "text",
+        allow_destructive=args.allow_destructive,
+        backup_dir=args.backup_dir,
+        full_backup=args.backup == "full",
     )
     outcome = apply(url, desired, options, say=_say(args), confirm=_confirmation(args))
     if args.format == "json":

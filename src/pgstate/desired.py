@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import SourceLocation
 from .loader import Document
-from .model import QualifiedName, RowSecurity
+from .model import QualifiedName, Retirement, RowSecurity
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class TableSpec:
     location: SourceLocation
     rls: RowSecurity | None = None
     policies: tuple[PolicySpec, ...] | None = None
+    retire: Retirement | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,17 @@ def table_spec(doc: Document) -> TableSpec:
         location=doc.locate(("table",)),
         rls=rls,
         policies=policies,
+        retire=_retirement(data) if data.get("present", True) is False else None,
+    )
+
+
+def _retirement(data: dict[str, Any]) -> Retirement:
+    raw = data.get("retire") or {}
+    return Retirement(
+        activity_column=raw.get("activity_column"),
+        quiet_days=raw.get("quiet_days", 7),
+        backup=raw.get("backup", True),
+        cascade=raw.get("cascade", False),
     )
 
 

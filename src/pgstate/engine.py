@@ -16,6 +16,7 @@ from .kinds.indexes import temporary_name
 from .loader import Document, load_documents
 from .model import DesiredState, LiveState, QualifiedName
 from .plan import Plan, make_plan
+from .retirement import read_retirement_facts
 from .validation import validate_documents
 
 
@@ -51,13 +52,13 @@ def load_desired(directory: Path, *, for_planning: bool = True) -> DesiredFiles:
 # Parts of the format that validate (the schema describes all of it) but that this version cannot plan yet.
 # Planning around them would report "no changes" for a policy or a retirement nobody applied: refuse instead.
 UNSUPPORTED_KINDS = ("database",)
-UNSUPPORTED_TABLE_KEYS = ("storage", "retire")
+UNSUPPORTED_TABLE_KEYS = ("storage",)
 
 
 def refuse_unsupported(documents: list[Document]) -> None:
     problems: list[PgstateError] = []
     hint = (
-        "this version of pgstate plans indexes, column types, RLS, policies, functions and views;"
+        "this version of pgstate plans indexes, column types, RLS, policies, functions, views and retirements;"
         " move the document out of the desired directory"
     )
     for doc in documents:
@@ -69,10 +70,6 @@ def refuse_unsupported(documents: list[Document]) -> None:
         for key in UNSUPPORTED_TABLE_KEYS:
             if key in doc.data:
                 problems.append(PgstateError(f"`{key}` is not supported yet", location=doc.locate((key,)), hint=hint))
-        if doc.data.get("present") is False and "retire" not in doc.data:
-            problems.append(
-                PgstateError("`present: false` is not supported yet", location=doc.locate(("present",)), hint=hint)
-            )
     if problems:
         raise InvalidDesiredState(problems)
 
@@ -103,7 +100,8 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
     )
     with conn.cursor() as cur:
         owners = read_relation_owners(cur, relation_names(canonical))
-    return Snapshot(canonical, replace(live, relations=owners))
+    live = replace(live, relations=owners)
+    return Snapshot(canonical, replace(live, retirements=read_retirement_facts(conn, canonical, live)))
 
 
 def relation_names(desired: DesiredState) -> set[QualifiedName]:

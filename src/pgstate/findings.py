@@ -9,6 +9,7 @@ from typing import Any
 
 class FindingKind(StrEnum):
     MISSING_TABLE = "missing-table"
+    TABLE_NOT_RETIRED = "table-not-retired"
     MISSING_COLUMN = "missing-column"
     COLUMN_TYPE = "column-type"
     MISSING_INDEX = "missing-index"

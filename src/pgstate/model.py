@@ -114,6 +114,9 @@ class Column:
     # Desired only: the live indexes the type change rebuilds even without rewriting the table (measured the
     # same way on a copy that holds them).
     rebuilds: tuple[str, ...] = field(default=(), compare=False)
+    # Desired only: converting the live values may lose information (see canonical.lossy), so the table is
+    # dumped and the dump verified first, and apply needs --allow-destructive.
+    lossy: bool = field(default=False, compare=False)
     location: SourceLocation | None = field(default=None, compare=False)
 
 
@@ -241,6 +244,36 @@ class View:
 
 
 @dataclass(frozen=True)
+class Retirement:
+    """How a table declared ``present: false`` is dropped."""
+
+    activity_column: str | None
+    quiet_days: int
+    backup: bool
+    cascade: bool
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """An object that depends on a table to be retired (DROP TABLE without CASCADE would refuse)."""
+
+    kind: str  # view | foreign key | function | policy
+    name: str  # as people read it
+    # What a backup keeps of it: the relation whose definition holds it, or the function.
+    relation: QualifiedName | None = None
+    function_oid: int | None = None
+
+
+@dataclass(frozen=True)
+class RetirementFacts:
+    """What the database says about a table to be retired: the guards' evidence."""
+
+    newest_activity: str | None  # the newest activity_column value within quiet_days, if any (as text)
+    last_scan: str | None  # PostgreSQL 16+: the last scan within quiet_days, if any (as text)
+    dependents: tuple[Dependent, ...]
+
+
+@dataclass(frozen=True)
 class LiveTable:
     name: QualifiedName
     oid: int
@@ -262,6 +295,7 @@ class DesiredTable:
     location: SourceLocation | None = field(default=None, compare=False)
     rls: RowSecurity | None = None  # None: not managed
     policies: tuple[Policy, ...] | None = None  # None: not managed; else the complete set
+    retire: Retirement | None = None  # set when present is false
 
 
 @dataclass(frozen=True)
@@ -274,6 +308,8 @@ class LiveState:
     # Relation names the desired state uses (index names, the temporary names of replacements) -> which
     # relation owns each now: "index on <table>" or its kind. Filled after canonicalization.
     relations: dict[QualifiedName, str] = field(default_factory=dict)
+    # Tables to be retired that exist: the evidence their guards look at. Filled after canonicalization.
+    retirements: dict[QualifiedName, RetirementFacts] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

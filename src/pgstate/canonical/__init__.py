@@ -129,6 +129,9 @@ def _desired_table(
             c.using,
             rewrites=facts.rewrites.get(c.name, False),
             rebuilds=facts.rebuilds.get(c.name, ()),
+            lossy=live is not None
+            and c.name in live.columns
+            and is_lossy(live.columns[c.name].type, types.get(c.type, c.type), c.using, facts.rewrites.get(c.name)),
             location=c.location,
         )
         for c in spec.columns
@@ -146,8 +149,45 @@ def _desired_table(
             for p in spec.policies
         )
     return DesiredTable(
-        spec.name, spec.present, columns, indexes, spec.prune_indexes, spec.location, rls=spec.rls, policies=policies
+        spec.name,
+        spec.present,
+        columns,
+        indexes,
+        spec.prune_indexes,
+        spec.location,
+        rls=spec.rls,
+        policies=policies,
+        retire=spec.retire,
     )
+
+
+# Changes of type that keep every value: the new type holds all of the old type's values exactly. PostgreSQL's
+# catalog has no such fact (an implicit cast may still round, as float8 -> numeric does), so the list is kept here.
+WIDENING = {
+    ("smallint", "integer"),
+    ("smallint", "bigint"),
+    ("integer", "bigint"),
+    ("smallint", "numeric"),
+    ("integer", "numeric"),
+    ("bigint", "numeric"),
+    ("real", "double precision"),
+    ("date", "timestamp without time zone"),
+    ("date", "timestamp with time zone"),
+}
+
+
+def is_lossy(old: str, new: str, using: str | None, rewrites: bool | None) -> bool:
+    """Whether converting values from ``old`` to ``new`` may lose information.
+
+    No rewrite means the stored bytes stay as they are (``varchar(n)`` -> ``text``): nothing is lost. A USING
+    expression can do anything. Otherwise only the widenings above are safe; ``json`` -> ``jsonb``, for one,
+    drops duplicate keys, key order and whitespace.
+    """
+    if old == new or rewrites is False:
+        return False
+    if using is not None:
+        return True
+    return (old, new) not in WIDENING
 
 
 def _required(index: Index | None) -> Index:

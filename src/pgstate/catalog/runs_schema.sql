@@ -1,4 +1,5 @@
--- Where pgstate records its runs, in the target database itself. Created on the first apply.
+-- Where pgstate records its runs, in the target database itself. Created on the first apply; later versions
+-- only add to it (IF NOT EXISTS), so that an older history stays readable.
 CREATE SCHEMA IF NOT EXISTS pgstate;
 CREATE TABLE IF NOT EXISTS pgstate.runs (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -13,4 +14,15 @@ CREATE TABLE IF NOT EXISTS pgstate.runs (
     pre_state      jsonb NOT NULL,
     backup         text,
     error          text
+);
+ALTER TABLE pgstate.runs ADD COLUMN IF NOT EXISTS rollback_of bigint REFERENCES pgstate.runs (id);
+CREATE TABLE IF NOT EXISTS pgstate.run_steps (
+    run_id      bigint NOT NULL REFERENCES pgstate.runs (id),
+    position    integer NOT NULL,
+    action      text NOT NULL,
+    target      text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('planned', 'applied', 'failed', 'rolled back')),
+    finished_at timestamptz,
+    error       text,
+    PRIMARY KEY (run_id, position)
 );

@@ -78,7 +78,7 @@ def register_global(kind: GlobalKind) -> None:
 
 
 def _load() -> None:
-    from . import columns, functions, indexes, policies, rls, views  # noqa: F401  # registers them
+    from . import columns, functions, indexes, policies, retire, rls, views  # noqa: F401  # registers them
 
 
 def all_kinds() -> list[Kind]:

@@ -24,6 +24,8 @@ def plan(ctx: TableContext) -> list[Change]:
             hazards.insert(0, Hazard.TABLE_REWRITE)
         elif column.rebuilds:
             hazards.append(Hazard.INDEX_REBUILD)
+        if column.lossy:
+            hazards.append(Hazard.DATA_LOSS)
         changes.append(
             Change(
                 action=Action.ALTER_COLUMN_TYPE,
@@ -35,6 +37,7 @@ def plan(ctx: TableContext) -> list[Change]:
                 summary=f"change type {live.type} -> {column.type}" + _cost(column),
                 rewrites=ctx.live.size if column.rewrites else None,
                 hazards=tuple(hazards),
+                dump=ctx.desired.name if column.lossy else None,
             )
         )
     return changes
