@@ -30,6 +30,7 @@ from .errors import ApplyFailed, ExitCode, PgstateError, Refused
 from .gitinfo import desired_commit
 from .model import QualifiedName
 from .plan import Plan, fingerprint, live_table_digest, step_json
+from .prestate import record_pre_state
 from .progress import index_build_progress
 from .sqlexec import execute
 
@@ -51,6 +52,9 @@ class ApplyOptions:
     allow_destructive: bool = False
     backup_dir: Path = Path(".pgstate/backups")
     full_backup: bool = False  # --backup full: dump the whole database first
+    rollback_of: int | None = None  # this apply is the rollback of that run
+    # Run under the advisory lock before planning (rollback restores retired tables there).
+    prelude: Callable[[psycopg.Connection[Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ def _apply_locked(
     say: Say,
     confirm: Confirm,
 ) -> ApplyOutcome:
+    if options.prelude is not None:
+        options.prelude(control)
     before, plan = plan_for(control, desired, lock_timeout=options.lock_timeout)
     if options.plan_file is not None:
         _check_saved_plan(options.plan_file, plan, control)
@@ -127,9 +133,10 @@ def _apply_locked(
         control,
         fingerprint=plan.fingerprint,
         plan=plan.to_json(control),
-        pre_state={str(n): live_table_digest(t) for n, t in sorted(before.live.tables.items())},
+        pre_state=record_pre_state(before),
         desired_commit=commit,
         desired_dirty=dirty,
+        rollback_of=options.rollback_of,
     )
     executor = _Executor(url, work, options, say, control=control, run_id=run_id, plan=plan)
     try:

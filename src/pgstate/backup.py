@@ -625,6 +625,24 @@ def restore_table(url: str, dump: TableDump, tool_dir: Path) -> None:
     _check_restored_rows(url, dump)
 
 
+def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path) -> None:
+    """Replay a schema-only dump (a view dropped with a retired table), like restore_table, without rows."""
+    digest, _size = _hash_file(file)
+    if digest != sha256:
+        raise PgstateError(f"the backup {file} has changed since it was written; not restoring it")
+    argv = [
+        str(tool_dir / "psql"),
+        "--no-psqlrc",
+        "--no-password",
+        "--quiet",
+        "--set=ON_ERROR_STOP=1",
+        "--single-transaction",
+        "--file=-",
+    ]
+    feed = _fitted_to_server(file, _server_settings(url))
+    _run_client(argv, url, f"restoring the definitions in {file.name} with psql", feed=feed)
+
+
 def _check_restored_rows(url: str, dump: TableDump) -> None:
     # psql succeeding proves the SQL ran, not that every row came back: count them as the dump was counted.
     with connect(url) as conn:

@@ -102,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drift = verbs.add_parser("drift", help="every difference between desired and live (exit 2 if any)")
     common(drift, formats=list(DRIFT_FORMATS))
+    history = verbs.add_parser("history", help="the recorded runs; `history RUN` one in full")
+    common(history, formats=["text", "json"])
+    history.add_argument("run", nargs="?", type=int, help="a run id")
+    rollback = verbs.add_parser("rollback", help="return the managed objects to their state before run RUN")
+    common(rollback, formats=["text", "json"])
+    rollback.add_argument("run", type=int, help="the run to undo")
+    rollback.add_argument("--yes", action="store_true", help="do not ask before starting")
+    rollback.add_argument("--force", action="store_true", help="even when later runs changed the same objects")
+    rollback.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
+    rollback.add_argument("--wait", action="store_true", help="wait for another apply instead of exiting 3")
+    rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")
     lint = verbs.add_parser(
         "lint", help="rules over the desired state, the live database and the plan (exit 1 on errors)"
     )
@@ -273,7 +284,64 @@ def _lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     return ExitCode.ERROR if has_errors(findings) else ExitCode.OK
 
 
+def _history(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from . import runs
+
+    _, conn = _connect(args, secrets)
+    with conn:
+        found = runs.read_runs(conn, args.run)
+    if args.run is not None and not found:
+        raise PgstateError(f"there is no run {args.run} in pgstate.runs", hint="list them with `pgstate history`")
+    if args.format == "json":
+        payload: Any = [
+            {**run.summary(), "plan": run.plan, "steps": run.steps} if args.run is not None else run.summary()
+            for run in found
+        ]
+        sys.stdout.write(
+            json.dumps(payload[0] if args.run is not None else payload, indent=2, sort_keys=True, default=str) + "\n"
+        )
+    elif args.run is not None:
+        sys.stdout.write(render.run_text(found[0]))
+    else:
+        sys.stdout.write(render.runs_text(found))
+    return ExitCode.OK
+
+
+def _rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from .apply import ApplyOptions
+    from .rollback import RollbackOptions, rollback
+
+    url = resolve_url(args.database_url, Path.cwd())
+    secrets.append(url)
+    options = RollbackOptions(
+        ApplyOptions(
+            lock_timeout=args.lock_timeout,
+            retries=args.retries,
+            wait=args.wait,
+            show_progress=sys.stderr.isatty() and args.format == "text",
+            backup_dir=args.backup_dir,
+        ),
+        force=args.force,
+    )
+    outcome = rollback(url, args.run, options, say=_say(args), confirm=_confirmation(args))
+    if args.format == "json":
+        result = {
+            "run_id": outcome.run_id,
+            "rollback_of": args.run,
+            "status": "applied" if outcome.run_id else "no changes",
+            "plan": outcome.plan.to_json(None),
+        }
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    elif outcome.run_id is None:
+        print(f"No changes: the managed objects are as they were before run {args.run}.")
+    else:
+        print(f"Rolled back run {args.run} as run {outcome.run_id} ({len(outcome.plan.changes)} step(s)); verified.")
+    return outcome.exit_code
+
+
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
+    "history": _history,
+    "rollback": _rollback,
     "lint": _lint,
     "validate": _validate,
     "plan": _plan,

@@ -27,6 +27,9 @@ class DesiredFiles:
     tables: list[TableSpec]
     functions: list[FunctionSpec]
     views: list[ViewSpec]
+    # Set only by rollback: what the run being undone created, to be dropped.
+    absent_functions: tuple[tuple[QualifiedName, str], ...] = ()  # (name, argument types)
+    absent_views: tuple[QualifiedName, ...] = ()
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -85,8 +88,8 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
     live = read_live_state(
         conn,
         [spec.name for spec in desired.tables],
-        [spec.name for spec in desired.functions],
-        [spec.name for spec in desired.views],
+        [spec.name for spec in desired.functions] + [name for name, _ in desired.absent_functions],
+        [spec.name for spec in desired.views] + list(desired.absent_views),
     )
     canonical = canonicalize(
         conn,
@@ -101,6 +104,11 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
     with conn.cursor() as cur:
         owners = read_relation_owners(cur, relation_names(canonical))
     live = replace(live, relations=owners)
+    canonical = replace(
+        canonical,
+        absent_functions=tuple(f"{name.schema}.{name.name}({types})" for name, types in desired.absent_functions),
+        absent_views=desired.absent_views,
+    )
     return Snapshot(canonical, replace(live, retirements=read_retirement_facts(conn, canonical, live)))
 
 

@@ -318,3 +318,6 @@ class DesiredState:
     files: tuple[str, ...]  # the desired files read, relative to the desired directory
     functions: dict[str, Function] = field(default_factory=dict)  # by Function.key: overloads apart
     views: dict[QualifiedName, View] = field(default_factory=dict)
+    # Objects that must not exist: only a rollback says so (they were created by the run it undoes).
+    absent_functions: tuple[str, ...] = ()  # Function.key
+    absent_views: tuple[QualifiedName, ...] = ()

@@ -52,6 +52,11 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
             changes += [drop, _create(function, Action.CREATE_FUNCTION, after=(drop.key,))]
         elif current.definition() != function.definition():
             changes.append(_create(function, Action.REPLACE_FUNCTION))
+    for key in desired.absent_functions:
+        for overloads in live.functions.values():
+            changes += [
+                _drop(function, "created by the run rolled back") for function in overloads if function.key == key
+            ]
     return changes
 
 
@@ -74,7 +79,7 @@ def _create(function: Function, action: Action, *, after: tuple[str, ...] = ()) 
     )
 
 
-def _drop(function: Function) -> Change:
+def _drop(function: Function, reason: str = "signature or result changes") -> Change:
     return Change(
         action=Action.DROP_FUNCTION,
         target=_target(function),
@@ -82,7 +87,7 @@ def _drop(function: Function) -> Change:
         statement=drop_function_sql(function),
         lock=Lock.NONE,
         phase=Phase.TRANSACTION,
-        summary=f"signature or result changes: {function.describe()}",
+        summary=f"{reason}: {function.describe()}",
     )
 
 

@@ -37,6 +37,21 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
                 hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
             )
             changes += [drop, _create(view, Action.CREATE_VIEW, after=(drop.key,))]
+    for name in desired.absent_views:
+        current = live.views.get(name)
+        if current is not None:
+            changes.append(
+                Change(
+                    action=Action.DROP_VIEW,
+                    target=str(name),
+                    table=str(name),
+                    statement=drop_view_sql(current),
+                    lock=Lock.ACCESS_EXCLUSIVE,
+                    phase=Phase.TRANSACTION,
+                    summary="created by the run rolled back",
+                    hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
+                )
+            )
     return changes
 
 
