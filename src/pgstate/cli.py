@@ -260,8 +260,9 @@ def _drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
 def _lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     """Lint the desired files, and, when a database is configured (never the embedded default: its tables are
     not the application's), the canonical desired state, the live managed objects and the plan."""
-    from .engine import load_desired, plan_for
+    from .engine import load_desired, snapshot
     from .lint import LintInput, has_errors, read_lint_facts, render_json, render_text, run_lint
+    from .plan import make_plan
 
     desired = load_desired(args.desired, for_planning=False)
     url = configured_url(args.database_url)
@@ -276,8 +277,13 @@ def _lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     else:
         secrets.append(url)
         with connect(url) as conn:
-            state, plan = plan_for(conn, desired, lock_timeout=args.lock_timeout)
+            state = snapshot(conn, desired, lock_timeout=args.lock_timeout)
             facts = read_lint_facts(conn, state.live)
+        plan = None
+        try:
+            plan = make_plan(state.desired, state.live, lock_timeout=args.lock_timeout)
+        except PgstateError as refused:  # e.g. a retirement its guards refuse: the rest is still worth linting
+            print(f"pgstate: no plan to lint: {_scrubbed(refused.render(), secrets)}", file=sys.stderr)
         lint_input = LintInput(desired.documents, state.desired, state.live, plan)
     findings = run_lint(lint_input, facts)
     sys.stdout.write(render_json(findings) if args.format == "json" else render_text(findings))

@@ -112,6 +112,9 @@ class LintContext:
         """Where the object a plan step touches was declared, from the step's display names (steps carry no
         locations): the column for a column step, else the function, view or table."""
         desired = self.input.desired
+        for name, declared in desired.tables.items() if desired else ():
+            if str(name) == table and not declared.present:
+                return self.locator.table(name)  # a table being retired
         for subject in self.tables:
             if str(subject.name) != table:
                 continue
