@@ -60,17 +60,6 @@ def test_plan_formats(database: TestDatabase, desired: Path) -> None:
     assert code == 2 and markdown.startswith("### pgstate plan") and "| # | step |" in markdown
 
 
-def test_unsupported_parts_are_refused_not_ignored(database: TestDatabase, desired: Path) -> None:
-    database.execute(TABLE)
-    (desired / "t.yaml").write_text(DESIRED + "storage: {fillfactor: 90}\n")
-    code, _, err = run(database, desired, "plan")
-    assert code == 1
-    assert "t.yaml:7:1: `storage` is not supported yet" in err
-    validate = run_pgstate_inprocess(["validate", "--desired", str(desired)])
-    assert validate.exit_code == 0  # the format allows it; plan and apply refuse it
-    assert "not supported yet" in validate.stderr
-
-
 @pytest.mark.parametrize(
     "args",
     [["--lock-timeout", "soon"], ["--retries", "-1"], ["--format", "yaml"], ["--no-such-option"]],

@@ -162,6 +162,19 @@ def _apply_locked(
             or "the database is as it was before the run; fix the cause and apply again",
         ) from None
 
+    upkeep = plan.in_phase(Phase.MAINTENANCE)
+    if upkeep:
+        # Upkeep changes no definition: a failure here leaves the committed schema steps, and says so.
+        try:
+            executor.run_outside_transaction(upkeep, undo_on_failure=True)
+        except PgstateError as failure:
+            executor.undo_builds()
+            runs.finish_run(control, run_id, "failed", f"schema steps applied; upkeep failed: {failure.message}")
+            raise ApplyFailed(
+                f"run {run_id}: the schema steps were applied, but upkeep failed: {failure.message}",
+                hint=failure.hint or "apply again to retry the upkeep",
+            ) from None
+        executor.built.clear()
     _, after = plan_for(control, desired, lock_timeout=options.lock_timeout)
     if after.has_changes:
         leftover = ", ".join(f"{c.action} {c.target}" for c in after.changes)
@@ -361,6 +374,8 @@ class _Executor:
                         if current.dump is not None:
                             self._check_dump_still_matches(cur, current)
                         execute(cur, current.statement)
+                        if current.record is not None:
+                            execute(cur, current.record)
                 self._record(changes, "applied")
                 return
             except RETRYABLE as error:

@@ -27,6 +27,7 @@ class Action(StrEnum):
     DROP_POLICY = "drop-policy"
     DROP_VIEW = "drop-view"
     DROP_FUNCTION = "drop-function"
+    CREATE_EXTENSION = "create-extension"  # before the functions, views and types that may use it
     ALTER_COLUMN_TYPE = "alter-column-type"
     CREATE_INDEX = "create-index"  # inside the transaction: the table is rewritten anyway
     CREATE_FUNCTION = "create-function"
@@ -39,7 +40,14 @@ class Action(StrEnum):
     FORCE_RLS = "force-rls"
     DROP_INDEX = "drop-index"
     RENAME_INDEX = "rename-index"
+    SET_STORAGE = "set-storage"
+    RESET_STORAGE = "reset-storage"
+    SET_SETTING = "set-setting"
+    RESET_SETTING = "reset-setting"
     RETIRE_TABLE = "retire-table"  # last: everything else that could still need the table has run
+    REINDEX_INDEX = "reindex-index"  # upkeep, after the transaction
+    VACUUM_TABLE = "vacuum-table"
+    ANALYZE_TABLE = "analyze-table"
 
 
 class Phase(Enum):
@@ -48,6 +56,7 @@ class Phase(Enum):
     PREPARE = 1  # non-transactional clean-up of INVALID leftovers
     BUILD = 2  # non-transactional concurrent index builds, one by one
     TRANSACTION = 3  # everything else, in one transaction under lock_timeout
+    MAINTENANCE = 4  # upkeep (VACUUM, ANALYZE, REINDEX CONCURRENTLY): after the transaction, outside one
 
 
 class Lock(StrEnum):
@@ -102,6 +111,8 @@ class Change:
     dump_definitions: tuple[Dependent, ...] = ()
     hazards: tuple[Hazard, ...] = ()
     after: tuple[str, ...] = field(default=())  # keys of steps that must run before this one
+    # Run right after the statement, in the same transaction: pgstate's own record of what it set.
+    record: sql.SQL | sql.Composed | None = None
     # For steps outside the transaction: the statement that removes what this step made, run when a later step
     # fails (the concurrent build's index, valid or left INVALID by the failure).
     undo: sql.SQL | sql.Composed | None = None

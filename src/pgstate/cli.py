@@ -156,15 +156,10 @@ def _scrubbed(text: str, urls: list[str]) -> str:
 
 
 def _validate(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from .engine import load_desired, refuse_unsupported
-    from .errors import InvalidDesiredState
+    from .engine import load_desired
 
-    desired = load_desired(args.desired, for_planning=False)
+    desired = load_desired(args.desired)
     print(f"{len(desired.files)} file(s), {len(desired.documents)} document(s): valid")
-    try:
-        refuse_unsupported(desired.documents)
-    except InvalidDesiredState as notes:
-        print(f"pgstate: note: valid, but plan and apply refuse these for now:\n{notes.render()}", file=sys.stderr)
     return ExitCode.OK
 
 
@@ -264,7 +259,7 @@ def _lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from .lint import LintInput, has_errors, read_lint_facts, render_json, render_text, run_lint
     from .plan import make_plan
 
-    desired = load_desired(args.desired, for_planning=False)
+    desired = load_desired(args.desired)
     url = configured_url(args.database_url)
     lint_input = LintInput(desired.documents, None, None, None)
     facts = None

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import SourceLocation
 from .loader import Document
-from .model import QualifiedName, Retirement, RowSecurity
+from .model import DesiredDatabase, Maintenance, Parameter, QualifiedName, Retirement, RowSecurity
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class TableSpec:
     rls: RowSecurity | None = None
     policies: tuple[PolicySpec, ...] | None = None
     retire: Retirement | None = None
+    storage: tuple[Parameter, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,52 @@ def table_spec(doc: Document) -> TableSpec:
         rls=rls,
         policies=policies,
         retire=_retirement(data) if data.get("present", True) is False else None,
+        storage=_parameters(doc, "storage", data["storage"], reloption=True) if "storage" in data else None,
     )
+
+
+def parameter_text(value: Any, *, reloption: bool = False) -> str:
+    """A YAML scalar as PostgreSQL reads the setting: booleans as on/off (settings) or true/false (reloptions)."""
+    if isinstance(value, bool):
+        return ("true" if value else "false") if reloption else ("on" if value else "off")
+    return str(value)
+
+
+def _parameters(doc: Document, key: str, raw: dict[str, Any] | None, *, reloption: bool) -> tuple[Parameter, ...]:
+    return tuple(
+        Parameter(name, parameter_text(value, reloption=reloption), doc.locate((key, name)))
+        for name, value in (raw or {}).items()
+    )
+
+
+DURATION_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1, "min": 60, "h": 3600, "d": 86400}
+
+
+def database_spec(documents: list[Document]) -> DesiredDatabase | None:
+    """The ``database:`` document (validation allows one at most), or None."""
+    for doc in documents:
+        if doc.kind != "database":
+            continue
+        data = doc.data["database"] or {}
+        settings = tuple(
+            Parameter(name, parameter_text(value), doc.locate(("database", "settings", name)))
+            for name, value in (data.get("settings") or {}).items()
+        )
+        extensions = tuple(
+            Parameter(name, "", doc.locate(("database", "extensions", position)))
+            for position, name in enumerate(data.get("extensions") or [])
+        )
+        maintenance = None
+        if "maintenance" in data:
+            raw = data["maintenance"] or {}
+            age = raw.get("analyze_max_age")
+            seconds = None
+            if age is not None:
+                number, unit = age.replace(" ", "").rstrip("usminhd"), age.replace(" ", "").lstrip("0123456789")
+                seconds = float(number) * DURATION_SECONDS[unit]
+            maintenance = Maintenance(seconds, raw.get("vacuum_dead_ratio"), raw.get("reindex_invalid", False))
+        return DesiredDatabase(settings, extensions, maintenance, doc.locate(("database",)))
+    return None
 
 
 def _retirement(data: dict[str, Any]) -> Retirement:

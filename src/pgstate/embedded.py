@@ -20,5 +20,7 @@ def embedded_url(project_dir: Path) -> str:
         # The project is a git repository of desired state; a database cluster must never end up committed.
         ignore.write_text("*\n")
     # Not fast mode: this server holds the user's data, so it keeps fsync and full-page writes on.
-    server = ensure_server(embedded_bin_dir(), home / "data")
+    # pg_stat_statements preloaded, as on most production servers (Supabase's included): the seed guide's
+    # slow-query report works against the embedded default too.
+    server = ensure_server(embedded_bin_dir(), home / "data", preload=("pg_stat_statements",))
     return server.url("postgres")

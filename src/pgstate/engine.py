@@ -9,12 +9,20 @@ from typing import Any
 import psycopg
 
 from .canonical import canonicalize
-from .desired import FunctionSpec, TableSpec, ViewSpec, function_specs, table_specs, view_specs
-from .errors import InvalidDesiredState, PgstateError
+from .desired import (
+    FunctionSpec,
+    TableSpec,
+    ViewSpec,
+    database_spec,
+    function_specs,
+    table_specs,
+    view_specs,
+)
+from .errors import PgstateError
 from .introspect import read_live_state, read_relation_owners
 from .kinds.indexes import temporary_name
 from .loader import Document, load_documents
-from .model import DesiredState, LiveState, QualifiedName
+from .model import DesiredDatabase, DesiredState, LiveState, QualifiedName
 from .plan import Plan, make_plan
 from .retirement import read_retirement_facts
 from .validation import validate_documents
@@ -27,6 +35,7 @@ class DesiredFiles:
     tables: list[TableSpec]
     functions: list[FunctionSpec]
     views: list[ViewSpec]
+    database: DesiredDatabase | None = None
     # Set only by rollback: what the run being undone created, to be dropped.
     absent_functions: tuple[tuple[QualifiedName, str], ...] = ()  # (name, argument types)
     absent_views: tuple[QualifiedName, ...] = ()
@@ -36,45 +45,22 @@ class DesiredFiles:
         return tuple(sorted({doc.file for doc in self.documents}))
 
 
-def load_desired(directory: Path, *, for_planning: bool = True) -> DesiredFiles:
-    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database.
-
-    ``for_planning``: also refuse what the format allows but this version cannot plan yet.
-    """
+def load_desired(directory: Path) -> DesiredFiles:
+    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database."""
     if not directory.is_dir():
         raise PgstateError(
             f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
         )
     documents = load_documents(directory)
     validate_documents(documents)
-    if for_planning:
-        refuse_unsupported(documents)
-    return DesiredFiles(directory, documents, table_specs(documents), function_specs(documents), view_specs(documents))
-
-
-# Parts of the format that validate (the schema describes all of it) but that this version cannot plan yet.
-# Planning around them would report "no changes" for a policy or a retirement nobody applied: refuse instead.
-UNSUPPORTED_KINDS = ("database",)
-UNSUPPORTED_TABLE_KEYS = ("storage",)
-
-
-def refuse_unsupported(documents: list[Document]) -> None:
-    problems: list[PgstateError] = []
-    hint = (
-        "this version of pgstate plans indexes, column types, RLS, policies, functions, views and retirements;"
-        " move the document out of the desired directory"
+    return DesiredFiles(
+        directory,
+        documents,
+        table_specs(documents),
+        function_specs(documents),
+        view_specs(documents),
+        database_spec(documents),
     )
-    for doc in documents:
-        if doc.kind in UNSUPPORTED_KINDS:
-            problems.append(
-                PgstateError(f"`{doc.kind}` documents are not supported yet", location=doc.locate(()), hint=hint)
-            )
-            continue
-        for key in UNSUPPORTED_TABLE_KEYS:
-            if key in doc.data:
-                problems.append(PgstateError(f"`{key}` is not supported yet", location=doc.locate((key,)), hint=hint))
-    if problems:
-        raise InvalidDesiredState(problems)
 
 
 @dataclass(frozen=True)
@@ -90,6 +76,7 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
         [spec.name for spec in desired.tables],
         [spec.name for spec in desired.functions] + [name for name, _ in desired.absent_functions],
         [spec.name for spec in desired.views] + list(desired.absent_views),
+        database=desired.database is not None,
     )
     canonical = canonicalize(
         conn,
@@ -106,6 +93,7 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
     live = replace(live, relations=owners)
     canonical = replace(
         canonical,
+        database=desired.database,
         absent_functions=tuple(f"{name.schema}.{name.name}({types})" for name, types in desired.absent_functions),
         absent_views=desired.absent_views,
     )

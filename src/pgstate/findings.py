@@ -24,6 +24,10 @@ class FindingKind(StrEnum):
     FUNCTION_DEFINITION = "function-definition"
     MISSING_VIEW = "missing-view"
     VIEW_DEFINITION = "view-definition"
+    SETTING = "setting"
+    EXTENSION = "extension"
+    STORAGE = "storage-parameter"
+    UPKEEP = "upkeep"
 
 
 @dataclass(frozen=True)

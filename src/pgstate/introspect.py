@@ -15,12 +15,15 @@ from .model import (
     Function,
     Index,
     IndexKey,
+    LiveDatabase,
     LiveState,
     LiveTable,
     Policy,
     QualifiedName,
     RowSecurity,
+    SettingInfo,
     TableSize,
+    Upkeep,
     View,
 )
 
@@ -43,6 +46,8 @@ def read_live_state(
     tables: Iterable[QualifiedName],
     functions: Iterable[QualifiedName] = (),
     views: Iterable[QualifiedName] = (),
+    *,
+    database: bool = False,
 ) -> LiveState:
     """Introspect the given objects (those that exist): at most eight queries, whatever their number."""
     wanted = sorted(set(tables))
@@ -66,11 +71,23 @@ def read_live_state(
         columns, attributes = read_columns(cur, list(found))
         indexes = read_indexes(cur, names, attributes)
         policies = read_policies(cur, names, attributes)
+        upkeep, storage = read_upkeep(cur, list(found))
         live_functions = read_functions(cur, functions)
         live_views = read_views(cur, views)
+        live_database = read_database(cur) if database else None
+        managed_settings = live_database.managed if live_database else read_managed_settings(cur)
     live = {
         name: LiveTable(
-            name, oid, columns.get(oid, {}), indexes.get(oid, {}), size, rls, policies.get(oid, {}), partitioned
+            name,
+            oid,
+            columns.get(oid, {}),
+            indexes.get(oid, {}),
+            size,
+            rls,
+            policies.get(oid, {}),
+            partitioned,
+            storage.get(oid, {}),
+            upkeep.get(oid),
         )
         for oid, (name, size, rls, partitioned) in found.items()
     }
@@ -80,6 +97,52 @@ def read_live_state(
         tables=live,
         functions=live_functions,
         views=live_views,
+        database=live_database,
+        managed_settings=managed_settings,
+    )
+
+
+def _options(options: list[str], prefix: str = "") -> dict[str, str]:
+    """reloptions/setconfig entries ``name=value`` as a dict (the value may itself contain '=')."""
+    return {prefix + name: value for name, _, value in (option.partition("=") for option in options)}
+
+
+def read_upkeep(cur: psycopg.Cursor[Any], oids: list[int]) -> tuple[dict[int, Upkeep], dict[int, dict[str, str]]]:
+    cur.execute(query("upkeep"), {"oids": oids})
+    upkeep: dict[int, Upkeep] = {}
+    storage: dict[int, dict[str, str]] = {}
+    for oid, last_analyzed, live_tuples, dead_tuples, reloptions, toast_reloptions in cur.fetchall():
+        upkeep[oid] = Upkeep(last_analyzed, int(live_tuples), int(dead_tuples))
+        storage[oid] = {**_options(reloptions), **_options(toast_reloptions, "toast.")}
+    return upkeep, storage
+
+
+def read_managed_settings(cur: psycopg.Cursor[Any]) -> dict[tuple[str, str, str], str]:
+    """What pgstate set, (scope, object, name) -> value; empty before the first apply."""
+    cur.execute("SELECT to_regclass('pgstate.managed_settings') IS NOT NULL")
+    if not (cur.fetchone() or (False,))[0]:
+        return {}
+    cur.execute("SELECT scope, object, name, value FROM pgstate.managed_settings")
+    return {(scope, obj, setting): value for scope, obj, setting, value in cur.fetchall()}
+
+
+def read_database(cur: psycopg.Cursor[Any]) -> LiveDatabase:
+    """The current database's settings, the server's settings catalog, extensions, and pgstate's records."""
+    cur.execute(query("database"))
+    name, settings, preloaded = cur.fetchone() or ("", [], "")
+    cur.execute(query("settings"))
+    catalog = {row[0]: SettingInfo(row[0], row[1], row[2], row[3], row[4], tuple(row[5])) for row in cur.fetchall()}
+    cur.execute(query("extensions"))
+    extensions: dict[str, str] = {}
+    available: set[str] = set()
+    for extension, version in cur.fetchall():
+        available.add(extension)
+        if version is not None:
+            extensions[extension] = version
+    managed = read_managed_settings(cur)
+    libraries = frozenset(part.strip().strip('"') for part in str(preloaded).split(",") if part.strip())
+    return LiveDatabase(
+        str(name), _options(list(settings)), catalog, extensions, frozenset(available), libraries, managed
     )
 
 

@@ -85,7 +85,7 @@ class _RunAs:
     name: str
 
 
-def ensure_server(bin_dir: Path, data_dir: Path, *, fast: bool = False) -> LocalServer:
+def ensure_server(bin_dir: Path, data_dir: Path, *, fast: bool = False, preload: tuple[str, ...] = ()) -> LocalServer:
     """Initialise ``data_dir`` if needed, start the server unless it already runs, and describe it.
 
     ``fast`` trades crash safety for speed (fsync, synchronous_commit and full_page_writes off): fine for
@@ -107,7 +107,7 @@ def ensure_server(bin_dir: Path, data_dir: Path, *, fast: bool = False) -> Local
             socket_dir = _socket_dir(data_dir)
             _prepare_socket_dir(run_as, socket_dir)
             port = _port_for(data_dir)
-            _write_settings(run_as, data_dir, socket_dir, port, fast)
+            _write_settings(run_as, data_dir, socket_dir, port, fast, preload)
             _start(run_as, bin_dir, data_dir)
             running = _read_pidfile(data_dir)
             if running is None:
@@ -241,7 +241,9 @@ def _prepare_socket_dir(run_as: _RunAs, socket_dir: Path) -> None:
     socket_dir.chmod(0o700)
 
 
-def _write_settings(run_as: _RunAs, data_dir: Path, socket_dir: Path, port: int, fast: bool) -> None:
+def _write_settings(
+    run_as: _RunAs, data_dir: Path, socket_dir: Path, port: int, fast: bool, preload: tuple[str, ...] = ()
+) -> None:
     conf = data_dir / "postgresql.conf"
     text = conf.read_text()
     if _INCLUDE_LINE not in text:
@@ -255,6 +257,8 @@ def _write_settings(run_as: _RunAs, data_dir: Path, socket_dir: Path, port: int,
         "synchronous_commit": "off" if fast else "on",
         "full_page_writes": "off" if fast else "on",
     }
+    if preload:  # libraries loaded at start (a change needs a restart, as on any server)
+        settings["shared_preload_libraries"] = "'" + ",".join(preload) + "'"
     own = data_dir / _CONF_NAME
     own.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))
     if run_as.uid is not None:

@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -274,6 +275,63 @@ class RetirementFacts:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A database setting or a table storage parameter as desired: its value as text, where it was written."""
+
+    name: str
+    value: str
+    location: SourceLocation | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    analyze_max_age: float | None  # seconds
+    vacuum_dead_ratio: float | None
+    reindex_invalid: bool
+
+
+@dataclass(frozen=True)
+class DesiredDatabase:
+    settings: tuple[Parameter, ...]
+    extensions: tuple[Parameter, ...]  # value unused; the location is what matters
+    maintenance: Maintenance | None
+    location: SourceLocation | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """A row of pg_settings: what a setting is and how the server reads its values."""
+
+    name: str
+    current: str
+    unit: str | None
+    vartype: str  # bool | integer | real | string | enum
+    context: str  # internal | postmaster | sighup | superuser-backend | backend | superuser | user
+    enumvals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LiveDatabase:
+    name: str
+    settings: dict[str, str]  # ALTER DATABASE ... SET, as stored
+    catalog: dict[str, SettingInfo]  # pg_settings, every setting
+    extensions: dict[str, str]  # installed: name -> version
+    available: frozenset[str]
+    preloaded: frozenset[str]  # shared_preload_libraries
+    # What pgstate set (scope, object, name) -> value: only those are reset when no longer declared.
+    managed: dict[tuple[str, str, str], str]
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What pg_stat_user_tables says of a table's statistics and dead tuples."""
+
+    last_analyzed: datetime | None  # the later of the last ANALYZE and autoanalyze
+    live_tuples: int
+    dead_tuples: int
+
+
+@dataclass(frozen=True)
 class LiveTable:
     name: QualifiedName
     oid: int
@@ -283,6 +341,8 @@ class LiveTable:
     rls: RowSecurity = RowSecurity()
     policies: dict[str, Policy] = field(default_factory=dict)
     partitioned: bool = False
+    storage: dict[str, str] = field(default_factory=dict)  # reloptions, toast.* for the TOAST table's
+    upkeep: Upkeep | None = None
 
 
 @dataclass(frozen=True)
@@ -296,6 +356,7 @@ class DesiredTable:
     rls: RowSecurity | None = None  # None: not managed
     policies: tuple[Policy, ...] | None = None  # None: not managed; else the complete set
     retire: Retirement | None = None  # set when present is false
+    storage: tuple[Parameter, ...] | None = None  # the listed storage parameters
 
 
 @dataclass(frozen=True)
@@ -310,6 +371,9 @@ class LiveState:
     relations: dict[QualifiedName, str] = field(default_factory=dict)
     # Tables to be retired that exist: the evidence their guards look at. Filled after canonicalization.
     retirements: dict[QualifiedName, RetirementFacts] = field(default_factory=dict)
+    database: LiveDatabase | None = None
+    # What pgstate set (scope, object, name) -> value: settings and storage parameters it may reset.
+    managed_settings: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -318,6 +382,7 @@ class DesiredState:
     files: tuple[str, ...]  # the desired files read, relative to the desired directory
     functions: dict[str, Function] = field(default_factory=dict)  # by Function.key: overloads apart
     views: dict[QualifiedName, View] = field(default_factory=dict)
+    database: DesiredDatabase | None = None
     # Objects that must not exist: only a rollback says so (they were created by the run it undoes).
     absent_functions: tuple[str, ...] = ()  # Function.key
     absent_views: tuple[QualifiedName, ...] = ()

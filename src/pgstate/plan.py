@@ -26,6 +26,7 @@ class Plan:
     fingerprint: str
     server_version: int
     lock_timeout: str = "2s"  # what each locking statement runs under
+    notices: tuple[str, ...] = ()  # what pgstate cannot do and a person must (a restart, a preload line)
 
     @property
     def has_changes(self) -> bool:
@@ -40,6 +41,7 @@ class Plan:
             "fingerprint": self.fingerprint,
             "server_version": self.server_version,
             "lock_timeout": self.lock_timeout,
+            "notices": list(self.notices),
             "steps": [step_json(change, conn) for change in self.changes],
         }
 
@@ -63,13 +65,20 @@ def make_plan(desired: DesiredState, live: LiveState, *, lock_timeout: str = "2s
     """Every change that makes the live state the desired one; refuses declared tables or columns that are missing."""
     check_declared_objects_exist(desired, live)
     changes: list[Change] = []
+    notices: list[str] = []
     for global_kind in global_kinds():
         changes.extend(global_kind.plan(desired, live))
+        if global_kind.notices is not None:
+            notices.extend(global_kind.notices(desired, live))
     for context in table_contexts(desired, live):
         for kind in all_kinds():
             changes.extend(kind.plan(context))
     return Plan(
-        tuple(order_changes(link_across_kinds(changes))), fingerprint(desired, live), live.server_version, lock_timeout
+        tuple(order_changes(link_across_kinds(changes))),
+        fingerprint(desired, live),
+        live.server_version,
+        lock_timeout,
+        tuple(notices),
     )
 
 
@@ -91,7 +100,12 @@ def link_across_kinds(changes: list[Change]) -> list[Change]:
             drops.setdefault(change.table, []).append(change.key)
         elif change.action is Action.ALTER_COLUMN_TYPE:
             type_changes.setdefault(change.table, []).append(change.key)
-        if change.action in (Action.ALTER_COLUMN_TYPE, Action.CREATE_FUNCTION, Action.REPLACE_FUNCTION):
+        if change.action in (
+            Action.ALTER_COLUMN_TYPE,
+            Action.CREATE_FUNCTION,
+            Action.REPLACE_FUNCTION,
+            Action.CREATE_EXTENSION,
+        ):
             definitions.append(change.key)
     linked = []
     for change in changes:
@@ -110,8 +124,19 @@ DEPENDENT_DEFINITIONS = (Action.CREATE_VIEW, Action.REPLACE_VIEW, Action.CREATE_
 
 def table_contexts(desired: DesiredState, live: LiveState) -> list[TableContext]:
     recreated = recreated_functions(desired, live)
+    managed = live.managed_settings
     return [
-        TableContext(table, live.tables[name], live.relations, recreated)
+        TableContext(
+            table,
+            live.tables[name],
+            live.relations,
+            recreated,
+            {
+                setting: value
+                for (scope, obj, setting), value in managed.items()
+                if scope == "table" and obj == str(name)
+            },
+        )
         for name, table in sorted(desired.tables.items())
         if table.present and name in live.tables
     ]

@@ -14,9 +14,13 @@ from .plan import Plan
 from .runs import Run
 
 
+def _notices(plan: Plan) -> str:
+    return "".join(f"NOTICE: {notice}\n" for notice in plan.notices)
+
+
 def plan_text(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
     if not plan.has_changes:
-        return "No changes: the database matches the desired state.\n"
+        return "No changes: the database matches the desired state.\n" + _notices(plan)
     lines = [f"Plan: {len(plan.changes)} step(s)"]
     for number, change in enumerate(plan.changes, 1):
         where = "in the transaction" if change.transactional else "outside a transaction"
@@ -28,7 +32,7 @@ def plan_text(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
         for hazard in change.hazards:
             lines.append(f"   hazard {hazard}: {HAZARD_HELP[hazard]}")
         lines.append(f"   {change.statement.as_string(conn)};")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + ("\n" + _notices(plan) if plan.notices else "")
 
 
 def plan_sql(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
@@ -39,6 +43,9 @@ def plan_sql(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
         if change.transactional and not in_transaction:
             lines += ["BEGIN;", f"SET LOCAL lock_timeout = '{plan.lock_timeout}';"]
             in_transaction = True
+        elif not change.transactional and in_transaction:  # upkeep runs after the commit
+            lines.append("COMMIT;")
+            in_transaction = False
         lines.append(f"-- {change.action} {change.target}: {change.summary}")
         lines.append(f"{change.statement.as_string(conn)};")
     if in_transaction:
@@ -65,6 +72,7 @@ def plan_markdown(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
             f"{', '.join(str(h) for h in change.hazards)} |"
         )
     lines += ["", "<details><summary>SQL</summary>", "", "```sql", plan_sql(plan, conn).rstrip(), "```", "</details>"]
+    lines += [f"> **Notice:** {notice}" for notice in plan.notices]
     return "\n".join(lines) + "\n"
 
 

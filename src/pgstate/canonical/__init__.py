@@ -37,7 +37,7 @@ from ..naming import default_index_name
 from .functions import deparse_function, stand_in
 from .policies import deparse_policies
 from .session import Problems, rolled_back
-from .tables import TableFacts, deparse_table
+from .tables import TableFacts, check_storage, deparse_table
 from .types import canonical_types
 from .views import deparse_view
 
@@ -71,7 +71,8 @@ def canonicalize(
     work = [(spec, _server_positions(spec, live_tables[spec.name])) for spec in present]
     work = [(spec, positions) for spec, positions in work if positions or _changes_types(spec, live_tables)]
     with_policies = [spec for spec in present if spec.policies is not None]
-    if types_to_ask or work or with_policies or functions or views:
+    with_storage = [spec for spec in present if spec.storage]
+    if types_to_ask or work or with_policies or with_storage or functions or views:
         with rolled_back(conn, lock_timeout) as cur:
             types = canonical_types(cur, types_to_ask, problems)
             # Functions first: policies may call them, views may select from them.
@@ -88,6 +89,10 @@ def canonicalize(
                 with problems.collect(cur, spec.location):
                     changing = _changing(spec, live_tables[spec.name], types)
                     policies[spec.name] = deparse_policies(cur, spec, changing)
+            for spec in present:
+                if spec.storage:
+                    with problems.collect(cur, spec.location):
+                        check_storage(cur, spec)
             for number, view_spec in enumerate(views):
                 with problems.collect(cur, view_spec.location):
                     desired_views[view_spec.name] = deparse_view(cur, view_spec, number)
@@ -158,6 +163,7 @@ def _desired_table(
         rls=spec.rls,
         policies=policies,
         retire=spec.retire,
+        storage=spec.storage,
     )
 
 

@@ -200,3 +200,17 @@ def _oid_and_filenode(cur: psycopg.Cursor[Any], name: str) -> tuple[int, int]:
     row = cur.fetchone()
     assert row is not None, "the temporary copy was just created"
     return int(row[0]), int(row[1])
+
+
+def check_storage(cur: psycopg.Cursor[Any], spec: TableSpec) -> None:
+    """The server refuses an unknown storage parameter or a bad value: on an empty copy, each one in turn."""
+    assert spec.storage is not None
+    copy = sql.Identifier("pg_temp", "pgstate_storage_copy")
+    execute(cur, sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, spec.name.identifier()))
+    for parameter in spec.storage:
+        name = sql.SQL(".").join(sql.Identifier(part) for part in parameter.name.split(".", 1))
+        try:
+            execute(cur, sql.SQL("ALTER TABLE {} SET ({} = {})").format(copy, name, sql.Literal(parameter.value)))
+        except psycopg.Error as error:
+            raise located(error, parameter.location or spec.location) from None
+    execute(cur, sql.SQL("DROP TABLE {}").format(copy))

@@ -16,6 +16,15 @@ CREATE TABLE IF NOT EXISTS pgstate.runs (
     error          text
 );
 ALTER TABLE pgstate.runs ADD COLUMN IF NOT EXISTS rollback_of bigint REFERENCES pgstate.runs (id);
+-- Settings and storage parameters pgstate set: when the desired files stop listing one, only these are reset.
+CREATE TABLE IF NOT EXISTS pgstate.managed_settings (
+    scope   text NOT NULL CHECK (scope IN ('database', 'table')),
+    object  text NOT NULL,  -- the database's name, or the table as schema.name
+    name    text NOT NULL,
+    value   text NOT NULL,
+    run_id  bigint REFERENCES pgstate.runs (id),
+    PRIMARY KEY (scope, object, name)
+);
 CREATE TABLE IF NOT EXISTS pgstate.run_steps (
     run_id      bigint NOT NULL REFERENCES pgstate.runs (id),
     position    integer NOT NULL,

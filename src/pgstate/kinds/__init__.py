@@ -23,6 +23,8 @@ class TableContext:
     # Functions this plan drops and creates again (a changed signature or result): policies calling them must
     # be dropped before and created after.
     recreated_functions: frozenset[str] = frozenset()
+    # Storage parameters of this table pgstate set (name -> value): only those are reset when undeclared.
+    managed_storage: dict[str, str] = field(default_factory=dict)
 
     @property
     def changing_columns(self) -> set[str]:
@@ -61,11 +63,13 @@ def register(kind: Kind) -> None:
 
 @dataclass(frozen=True)
 class GlobalKind:
-    """A kind whose objects are not a table's: functions, views."""
+    """A kind whose objects are not a table's: functions, views, the database, upkeep."""
 
     name: str
     plan: Callable[[DesiredState, LiveState], list[Change]]
     drift: Callable[[DesiredState, LiveState], list[Finding]]
+    # What the plan cannot do itself and a person must (a restart, a preload line); shown with the plan.
+    notices: Callable[[DesiredState, LiveState], list[str]] | None = None
 
 
 GLOBAL_REGISTRY: dict[str, GlobalKind] = {}
@@ -78,7 +82,18 @@ def register_global(kind: GlobalKind) -> None:
 
 
 def _load() -> None:
-    from . import columns, functions, indexes, policies, retire, rls, views  # noqa: F401  # registers them
+    from . import (  # noqa: F401  # registers them
+        columns,
+        database,
+        functions,
+        indexes,
+        policies,
+        retire,
+        rls,
+        storage,
+        upkeep,
+        views,
+    )
 
 
 def all_kinds() -> list[Kind]:
