@@ -329,3 +329,44 @@ def test_unknown_run(database: TestDatabase, tmp_path: Path, verb: str) -> None:
     code, _, err = pgstate(database, tmp_path, *args)
     assert code == 1
     assert "there is no run 42" in err
+
+
+def test_rollback_of_converted_values_needs_force(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE codes (id int PRIMARY KEY, code text); INSERT INTO codes VALUES (1, '007');")
+    desired = write(tmp_path, "table: codes\ncolumns:\n  code: {type: integer, using: 'code::integer'}\n")
+    assert apply(database, tmp_path, desired)[0] == 0
+    run_id = database.query("SELECT max(id) FROM pgstate.runs")[0][0]
+    code, _, err = pgstate(database, tmp_path, "rollback", str(run_id), "--yes")
+    assert code == 3
+    assert "converted values that the types alone cannot restore: public.codes.code" in err
+    code, _, err = pgstate(database, tmp_path, "rollback", str(run_id), "--yes", "--force")
+    assert code == 0, err
+    assert database.query("SELECT code FROM codes") == [("7",)]  # the type is back; the value is not: why --force
+
+
+def test_rollback_drops_only_what_the_run_created(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE docs (id int, team int, owner int);")
+    desired = write(tmp_path, "table: docs\nindexes:\n  - {name: docs_team_idx, columns: [team]}\n")
+    assert apply(database, tmp_path, desired)[0] == 0
+    run_id = database.query("SELECT max(id) FROM pgstate.runs")[0][0]
+    database.execute("CREATE INDEX app_added_idx ON docs (owner);")  # the application's own, since
+    code, _, err = pgstate(database, tmp_path, "rollback", str(run_id), "--yes")
+    assert code == 0, err
+    assert not exists(database, "docs_team_idx")
+    assert exists(database, "app_added_idx")
+
+
+def test_retired_table_comes_back_with_its_owner(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_owner') THEN"
+        " CREATE ROLE app_owner; END IF; END $$;"
+    )
+    quiet(database, LEGACY + "ALTER TABLE interviews OWNER TO app_owner;", "interviews")
+    desired = write(tmp_path, RETIRE.split("---")[0])
+    assert apply(database, tmp_path, desired)[0] == 0
+    run_id = database.query("SELECT max(id) FROM pgstate.runs")[0][0]
+    code, _, err = pgstate(database, tmp_path, "rollback", str(run_id), "--yes")
+    assert code == 0, err
+    assert database.query("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'interviews'") == [
+        ("app_owner",)
+    ]

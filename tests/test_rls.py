@@ -339,3 +339,59 @@ def test_lint_through_the_command_line(database: TestDatabase, tmp_path: Path) -
     run = run_pgstate_inprocess(["lint", "--desired", str(desired(tmp_path, off))])
     assert run.exit_code == 0
     assert "no database configured" in run.stderr
+
+
+def test_recreated_function_keeps_owner_and_privileges(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        "CREATE FUNCTION s(n int) RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog"
+        " AS 'SELECT n';"
+        "REVOKE EXECUTE ON FUNCTION s(int) FROM PUBLIC; GRANT EXECUTE ON FUNCTION s(int) TO authenticated;"
+    )
+    function = (
+        "function: s\narguments: n int\nreturns: bigint\nlanguage: sql\nsecurity: definer\n"
+        "search_path: [pg_catalog]\nbody: SELECT n::bigint\n"
+    )
+    _code, plan, err = pgstate(database, desired(tmp_path, function), "plan")
+    assert steps(plan) == ["drop-function public.s(integer)", "create-function public.s(integer)"], err
+    assert pgstate(database, desired(tmp_path, function), "apply", "--yes")[0] == 0
+    assert database.query(
+        "SELECT has_function_privilege('anon', 's(int)', 'EXECUTE'),"
+        " has_function_privilege('authenticated', 's(int)', 'EXECUTE')"
+    ) == [(False, True)]
+
+
+def test_view_keeps_its_options_and_privileges(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        TABLE + "CREATE VIEW v WITH (security_invoker = true) AS SELECT id, status FROM docs;GRANT SELECT ON v TO anon;"
+    )
+    wider = "view: v\nquery: SELECT id, status, kind FROM docs\n"
+    code, plan, err = pgstate(database, desired(tmp_path, wider), "plan")
+    assert steps(plan) == ["replace-view public.v"], err
+    assert pgstate(database, desired(tmp_path, wider), "apply", "--yes")[0] == 0
+    assert database.query("SELECT reloptions FROM pg_class WHERE relname = 'v'") == [(["security_invoker=true"],)]
+    renamed = "view: v\nquery: SELECT id AS doc_id, status FROM docs\n"
+    _code, plan, err = pgstate(database, desired(tmp_path, renamed), "plan")
+    assert steps(plan) == ["drop-view public.v", "create-view public.v"], err
+    assert pgstate(database, desired(tmp_path, renamed), "apply", "--yes")[0] == 0
+    assert database.query("SELECT reloptions FROM pg_class WHERE relname = 'v'") == [(["security_invoker=true"],)]
+    assert database.query("SELECT has_table_privilege('anon', 'v', 'SELECT')") == [(True,)]
+
+
+def test_policy_naming_its_own_table_with_the_schema_converges(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    policy = (
+        "table: docs\nrls: {enabled: true}\npolicies:\n  - name: siblings\n    roles: [authenticated]\n"
+        '    using: EXISTS (SELECT 1 FROM public.docs d WHERE d."ownerId" = docs."ownerId")\n'
+    )
+    code, _, err = pgstate(database, desired(tmp_path, policy), "apply", "--yes")
+    assert code == 0, err
+    assert pgstate(database, desired(tmp_path, policy), "plan")[0] == 0
+
+
+def test_removing_a_parameter_default_recreates_the_function(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE FUNCTION f(n int DEFAULT 1) RETURNS int LANGUAGE sql AS 'SELECT n';")
+    function = "function: f\narguments: n int\nreturns: integer\nlanguage: sql\nbody: SELECT n\n"
+    _code, plan, err = pgstate(database, desired(tmp_path, function), "plan")
+    assert steps(plan) == ["drop-function public.f(integer)", "create-function public.f(integer)"], err
+    assert pgstate(database, desired(tmp_path, function), "apply", "--yes")[0] == 0
+    assert pgstate(database, desired(tmp_path, function), "plan")[0] == 0

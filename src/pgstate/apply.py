@@ -374,8 +374,8 @@ class _Executor:
                         if current.dump is not None:
                             self._check_dump_still_matches(cur, current)
                         execute(cur, current.statement)
-                        if current.record is not None:
-                            execute(cur, current.record)
+                        for followup in current.followups:
+                            execute(cur, followup)
                 self._record(changes, "applied")
                 return
             except RETRYABLE as error:

@@ -287,7 +287,8 @@ def _dump_argv(tool: DumpTool, file: Path, lock_timeout: str, *selection: str) -
     return [
         str(tool.path),
         "--format=plain",  # readable, greppable, restorable with psql alone, and its COPY rows countable
-        "--no-owner",  # restorable by whoever runs the rollback; the owner need not exist or be us
+        # Owners are kept: a table restored under another owner would lock its owner out (and put it under its
+        # own row-level security). Restoring needs a role allowed to give objects to that owner.
         # Privileges are kept: GRANTs decide who may read the restored rows, and with RLS they are half the
         # security of the table; restoring it without them would silently change who sees what.
         "--encoding=UTF8",  # so the COPY header's names can be read back whatever the database encoding

@@ -111,8 +111,9 @@ class Change:
     dump_definitions: tuple[Dependent, ...] = ()
     hazards: tuple[Hazard, ...] = ()
     after: tuple[str, ...] = field(default=())  # keys of steps that must run before this one
-    # Run right after the statement, in the same transaction: pgstate's own record of what it set.
-    record: sql.SQL | sql.Composed | None = None
+    # Run right after the statement, in the same transaction, in order: pgstate's own record of what it set,
+    # privileges and owner given back to an object that had to be dropped and created.
+    followups: tuple[sql.SQL | sql.Composed, ...] = ()
     # For steps outside the transaction: the statement that removes what this step made, run when a later step
     # fails (the concurrent build's index, valid or left INVALID by the failure).
     undo: sql.SQL | sql.Composed | None = None

@@ -174,12 +174,45 @@ def drop_function_sql(function: Function) -> sql.Composed:
     )
 
 
-def view_sql(name: sql.Composable, definition: str, *, replace_existing: bool) -> sql.Composed:
-    """CREATE [OR REPLACE] VIEW with a definition as pg_get_viewdef printed it (its final ';' removed)."""
+def view_sql(
+    name: sql.Composable, definition: str, *, replace_existing: bool, options: tuple[str, ...] = ()
+) -> sql.Composed:
+    """CREATE [OR REPLACE] VIEW with a definition as pg_get_viewdef printed it (its final ';' removed).
+
+    ``options``: the live view's (security_invoker, ...): CREATE OR REPLACE without them would reset them."""
     query = definition.strip().removesuffix(";")
     verb = "CREATE OR REPLACE VIEW" if replace_existing else "CREATE VIEW"
-    return sql.SQL("{} {} AS {}").format(sql.SQL(verb), name, sql.SQL(query))
+    return sql.SQL("{} {}{} AS {}").format(sql.SQL(verb), name, view_options_sql(options), sql.SQL(query))
 
 
 def drop_view_sql(view: View) -> sql.Composed:
     return sql.SQL("DROP VIEW {}").format(view.name.identifier())
+
+
+def restore_access_sql(
+    kind: str, name: sql.Composable, owner: str, grants: tuple[str, ...] | None
+) -> list[sql.Composed]:
+    """Give an object that was dropped and created its owner and privileges back (``grants`` as the catalog
+    queries list them: ``role privilege``, role quote_ident'ed or PUBLIC; None: the defaults, nothing to do).
+
+    ``kind`` is FUNCTION or VIEW; GRANT and REVOKE name a view as a TABLE."""
+    statements = [sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kind), name, sql.Identifier(owner))]
+    kind = "TABLE" if kind == "VIEW" else kind
+    if grants is None:
+        return statements
+    statements.append(sql.SQL("REVOKE ALL ON {} {} FROM PUBLIC").format(sql.SQL(kind), name))
+    for grant in grants:
+        role, privilege = grant.rsplit(" ", 1)
+        grantee = sql.SQL("PUBLIC") if role == "PUBLIC" else sql.SQL(role)  # quote_ident'ed by the catalog query
+        statements.append(sql.SQL("GRANT {} ON {} {} TO {}").format(sql.SQL(privilege), sql.SQL(kind), name, grantee))
+    return statements
+
+
+def view_options_sql(options: tuple[str, ...]) -> sql.Composable:
+    """``WITH (name = value, ...)`` for a view's reloptions as the catalog stores them (``name=value``)."""
+    if not options:
+        return sql.SQL("")
+    pairs = [option.partition("=") for option in options]
+    return sql.SQL(" WITH ({})").format(
+        sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(n), sql.Literal(v)) for n, _, v in pairs)
+    )

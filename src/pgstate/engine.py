@@ -39,6 +39,7 @@ class DesiredFiles:
     # Set only by rollback: what the run being undone created, to be dropped.
     absent_functions: tuple[tuple[QualifiedName, str], ...] = ()  # (name, argument types)
     absent_views: tuple[QualifiedName, ...] = ()
+    absent_indexes: tuple[QualifiedName, ...] = ()
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -96,6 +97,7 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
         database=desired.database,
         absent_functions=tuple(f"{name.schema}.{name.name}({types})" for name, types in desired.absent_functions),
         absent_views=desired.absent_views,
+        absent_indexes=desired.absent_indexes,
     )
     return Snapshot(canonical, replace(live, retirements=read_retirement_facts(conn, canonical, live)))
 

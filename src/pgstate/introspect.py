@@ -232,6 +232,8 @@ def read_functions(
         definer,
         search_path,
         body,
+        owner,
+        grants,
     ) in cur.fetchall():
         found[QualifiedName(schema, name)].append(
             Function(
@@ -246,6 +248,8 @@ def read_functions(
                 definer,
                 search_path,
                 body,
+                owner=owner,
+                grants=tuple(grants) if grants is not None else None,
             )
         )
     return {name: tuple(overloads) for name, overloads in found.items()}
@@ -263,9 +267,14 @@ def read_views(
         cur.execute(query("views"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
     return {
         QualifiedName(schema, name): View(
-            QualifiedName(schema, name), definition, tuple(zip(column_names, column_types, strict=True))
+            QualifiedName(schema, name),
+            definition,
+            tuple(zip(column_names, column_types, strict=True)),
+            options=tuple(options),
+            owner=owner,
+            grants=tuple(grants) if grants is not None else None,
         )
-        for _oid, schema, name, definition, column_names, column_types, _options in cur.fetchall()
+        for _oid, schema, name, definition, column_names, column_types, options, owner, grants in cur.fetchall()
     }
 
 

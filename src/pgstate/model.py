@@ -211,6 +211,9 @@ class Function:
     search_path: str | None  # the search_path setting in proconfig as the catalog stores it; None: not set
     body: str
     location: SourceLocation | None = field(default=None, compare=False)
+    # Live only: given back when the function has to be dropped and created (grants: None = the default).
+    owner: str = field(default="", compare=False)
+    grants: tuple[str, ...] | None = field(default=None, compare=False)
 
     @property
     def qualified_name(self) -> QualifiedName:
@@ -242,6 +245,10 @@ class View:
     definition: str  # pg_get_viewdef(oid, true)
     columns: tuple[tuple[str, str], ...]  # (name, format_type) in order: what CREATE OR REPLACE must keep
     location: SourceLocation | None = field(default=None, compare=False)
+    # Live only: kept by a replacement (security_invoker, ...) and given back when it is dropped and created.
+    options: tuple[str, ...] = field(default=(), compare=False)
+    owner: str = field(default="", compare=False)
+    grants: tuple[str, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -386,3 +393,4 @@ class DesiredState:
     # Objects that must not exist: only a rollback says so (they were created by the run it undoes).
     absent_functions: tuple[str, ...] = ()  # Function.key
     absent_views: tuple[QualifiedName, ...] = ()
+    absent_indexes: tuple[QualifiedName, ...] = ()

@@ -136,6 +136,7 @@ def table_contexts(desired: DesiredState, live: LiveState) -> list[TableContext]
                 for (scope, obj, setting), value in managed.items()
                 if scope == "table" and obj == str(name)
             },
+            frozenset(desired.absent_indexes),
         )
         for name, table in sorted(desired.tables.items())
         if table.present and name in live.tables

@@ -44,6 +44,7 @@ def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confi
             raise PgstateError(f"run {run_id} was recorded without a restorable pre-run state")
         if not options.force:
             _refuse_if_changed_later(conn, run)
+            _refuse_if_values_were_converted(run)
     retired = _retired_tables(run)
     with tempfile.TemporaryDirectory(prefix="pgstate-rollback-") as scratch:
         directory = Path(scratch)
@@ -69,6 +70,21 @@ def _refuse_if_changed_later(conn: psycopg.Connection[Any], run: runs.Run) -> No
                 hint=f"roll back run {later.id} first, or pass --force to return them to their state before run"
                 f" {run.id} anyway",
             )
+
+
+def _refuse_if_values_were_converted(run: runs.Run) -> None:
+    """A lossy type change converted values; changing the type back does not bring the old values back."""
+    lossy = [
+        step["target"]
+        for step in run.plan.get("steps", [])
+        if step["action"] == "alter-column-type" and "data-loss" in step.get("hazards", [])
+    ]
+    if lossy:
+        raise Refused(
+            f"run {run.id} converted values that the types alone cannot restore: {', '.join(lossy)}",
+            hint=f"rollback would change the types back but not the values (the originals are in {run.backup});"
+            " pass --force to roll back anyway",
+        )
 
 
 def _retired_tables(run: runs.Run) -> list[str]:
@@ -114,6 +130,7 @@ def _desired_files(directory: Path, state: dict[str, Any]) -> DesiredFiles:
         view_specs(documents),
         absent_functions=tuple((QualifiedName(s, n), types) for s, n, types in state.get("absent_functions", [])),
         absent_views=tuple(QualifiedName(s, n) for s, n in state.get("absent_views", [])),
+        absent_indexes=tuple(QualifiedName(s, n) for s, n in state.get("absent_indexes", [])),
     )
 
 

@@ -23,7 +23,10 @@ def deparse_policies(
 ) -> tuple[Policy, ...]:
     """The spec's policies, spelled by the server. ``changing``: the desired type changes to apply first."""
     assert spec.policies is not None
-    # Named as the table: the deparser qualifies the table's columns with its name inside subqueries.
+    # Named as the table: the deparser qualifies the table's columns with its name inside subqueries. pg_temp is
+    # put last on the search_path meanwhile, so that the copy does not hide the real table from a policy's
+    # subqueries (which then print as they do on the live table).
+    execute(cur, sql.SQL("SELECT set_config('search_path', current_setting('search_path') || ', pg_temp', true)"))
     copy = sql.Identifier("pg_temp", spec.name.name)
     execute(cur, sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, spec.name.identifier()))
     execute(
@@ -43,6 +46,7 @@ def deparse_policies(
     _, attributes = read_columns(cur, [copy_oid])
     built = read_policies(cur, {copy_oid: spec.name}, attributes).get(copy_oid, {})
     execute(cur, sql.SQL("DROP TABLE {}").format(copy))
+    execute(cur, sql.SQL("SELECT set_config('search_path', %s, true)"), [_without_pg_temp(cur)])
     policies = []
     for policy in spec.policies:
         found = built.get(policy.name)
@@ -65,3 +69,9 @@ def _check_fragments(cur: psycopg.Cursor[Any], policy: PolicySpec, copy: sql.Com
         check_single_expression(cur, policy.using, copy, policy.using_location)
     if policy.with_check is not None:
         check_single_expression(cur, policy.with_check, copy, policy.with_check_location)
+
+
+def _without_pg_temp(cur: psycopg.Cursor[Any]) -> str:
+    execute(cur, sql.SQL("SELECT current_setting('search_path')"))
+    value = str((cur.fetchone() or ("",))[0])
+    return value.removesuffix(", pg_temp")

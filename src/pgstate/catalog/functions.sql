@@ -12,7 +12,12 @@ SELECT p.oid,
        p.prosecdef AS security_definer,
        (SELECT substr(setting, length('search_path=') + 1)
         FROM unnest(p.proconfig) AS setting WHERE setting LIKE 'search\_path=%%') AS search_path,
-       p.prosrc AS body
+       p.prosrc AS body,
+       pg_get_userbyid(p.proowner) AS owner,
+       -- Privileges as GRANTs to replay if the function must be dropped and created: NULL when default.
+       CASE WHEN p.proacl IS NOT NULL THEN ARRAY(
+           SELECT coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || a.privilege_type
+           FROM aclexplode(p.proacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee ORDER BY 1) END AS grants
 FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS wanted(schema_name, function_name)
 JOIN pg_namespace n ON n.nspname = wanted.schema_name
 JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = wanted.function_name

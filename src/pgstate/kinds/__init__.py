@@ -25,6 +25,8 @@ class TableContext:
     recreated_functions: frozenset[str] = frozenset()
     # Storage parameters of this table pgstate set (name -> value): only those are reset when undeclared.
     managed_storage: dict[str, str] = field(default_factory=dict)
+    # Indexes that must not exist (a rollback drops what the run it undoes created).
+    absent_indexes: frozenset[QualifiedName] = frozenset()
 
     @property
     def changing_columns(self) -> set[str]:

@@ -107,7 +107,7 @@ def _set(database: str, setting: Parameter, current: str | None) -> Change:
         lock=Lock.NONE,
         phase=Phase.TRANSACTION,
         summary=f"{current if current is not None else '(not set)'} -> {setting.value} (new sessions)",
-        record=record,
+        followups=(record,),
     )
 
 
@@ -123,7 +123,7 @@ def _reset(database: str, name: str, value: str) -> Change:
         lock=Lock.NONE,
         phase=Phase.TRANSACTION,
         summary=f"set by pgstate ({value}) and no longer declared",
-        record=record,
+        followups=(record,),
     )
 
 

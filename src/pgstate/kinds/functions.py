@@ -7,8 +7,12 @@ one was meant cannot be known, and undeclared objects are not touched).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from psycopg import sql
+
 from ..change import Action, Change, Lock, Phase
-from ..ddl import drop_function_sql, function_sql
+from ..ddl import drop_function_sql, function_sql, restore_access_sql
 from ..findings import Finding, FindingKind
 from ..model import DesiredState, Function, LiveState
 from . import GlobalKind, register_global
@@ -33,11 +37,12 @@ def recreated(desired: DesiredState, live: LiveState) -> frozenset[str]:
 
 
 def _must_recreate(current: Function, wanted: Function) -> bool:
-    # CREATE OR REPLACE cannot change the argument types, the result type or argument names.
+    # CREATE OR REPLACE cannot change the argument types, the result type, argument names, or remove defaults;
+    # any change of the argument list (defaults included) is made by dropping and creating.
     return (
         current.argument_types != wanted.argument_types
         or current.returns != wanted.returns
-        or current.identity_arguments != wanted.identity_arguments
+        or current.arguments != wanted.arguments
     )
 
 
@@ -49,7 +54,13 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
             changes.append(_create(function, Action.CREATE_FUNCTION))
         elif _must_recreate(current, function):
             drop = _drop(current)
-            changes += [drop, _create(function, Action.CREATE_FUNCTION, after=(drop.key,))]
+            created = _create(function, Action.CREATE_FUNCTION, after=(drop.key,))
+            # Dropping loses the owner and privileges (a REVOKE FROM PUBLIC among them): given back.
+            name = sql.SQL("{}({})").format(
+                sql.Identifier(function.schema, function.name), sql.SQL(function.identity_arguments)
+            )
+            access = restore_access_sql("FUNCTION", name, current.owner, current.grants) if current.owner else []
+            changes += [drop, replace(created, followups=tuple(access))]
         elif current.definition() != function.definition():
             changes.append(_create(function, Action.REPLACE_FUNCTION))
     for key in desired.absent_functions:

@@ -54,10 +54,10 @@ def plan(ctx: TableContext) -> list[Change]:
             changes.append(_create(ctx, index, after=(f"{Action.DROP_INVALID_INDEX} {index.qualified_name}",)))
         elif current.definition() != index.definition():
             changes.extend(_replace(ctx, current, index))
-    if desired.prune_indexes:
-        for name, current in sorted(live.indexes.items()):
-            if name in wanted or name in leftovers or current.constraint is not None:
-                continue
+    for name, current in sorted(live.indexes.items()):
+        if name in wanted or name in leftovers or current.constraint is not None:
+            continue
+        if desired.prune_indexes or current.qualified_name in ctx.absent_indexes:
             changes.append(_drop(current, replaced=False))
     return changes
 

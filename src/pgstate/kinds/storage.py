@@ -111,7 +111,7 @@ def _change(
         phase=Phase.TRANSACTION,
         summary=summary,
         hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,) if lock is Lock.ACCESS_EXCLUSIVE else (),
-        record=record,
+        followups=(record,),
     )
 
 

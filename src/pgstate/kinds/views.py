@@ -3,8 +3,10 @@ else dropped and created in the transaction. The definition is the server's depa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..change import Action, Change, Hazard, Lock, Phase
-from ..ddl import drop_view_sql, view_sql
+from ..ddl import drop_view_sql, restore_access_sql, view_sql
 from ..findings import Finding, FindingKind
 from ..model import DesiredState, LiveState, View
 from . import GlobalKind, register_global
@@ -24,7 +26,7 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
         elif current.definition == view.definition and current.columns == view.columns:
             continue
         elif _compatible(current, view):
-            changes.append(_create(view, Action.REPLACE_VIEW))
+            changes.append(_create(view, Action.REPLACE_VIEW, options=current.options))
         else:
             drop = Change(
                 action=Action.DROP_VIEW,
@@ -36,7 +38,11 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
                 summary="its columns change: dropped and created",
                 hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
             )
-            changes += [drop, _create(view, Action.CREATE_VIEW, after=(drop.key,))]
+            access = (
+                restore_access_sql("VIEW", name.identifier(), current.owner, current.grants) if current.owner else []
+            )
+            created = _create(view, Action.CREATE_VIEW, after=(drop.key,), options=current.options)
+            changes += [drop, replace(created, followups=tuple(access))]
     for name in desired.absent_views:
         current = live.views.get(name)
         if current is not None:
@@ -55,12 +61,14 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
     return changes
 
 
-def _create(view: View, action: Action, *, after: tuple[str, ...] = ()) -> Change:
+def _create(view: View, action: Action, *, after: tuple[str, ...] = (), options: tuple[str, ...] = ()) -> Change:
     return Change(
         action=action,
         target=str(view.name),
         table=str(view.name),
-        statement=view_sql(view.name.identifier(), view.definition, replace_existing=action is Action.REPLACE_VIEW),
+        statement=view_sql(
+            view.name.identifier(), view.definition, replace_existing=action is Action.REPLACE_VIEW, options=options
+        ),
         lock=Lock.ACCESS_EXCLUSIVE,
         phase=Phase.TRANSACTION,
         summary=f"columns: {', '.join(name for name, _ in view.columns)}",
