@@ -365,7 +365,7 @@ def test_view_keeps_its_options_and_privileges(database: TestDatabase, tmp_path:
         TABLE + "CREATE VIEW v WITH (security_invoker = true) AS SELECT id, status FROM docs;GRANT SELECT ON v TO anon;"
     )
     wider = "view: v\nquery: SELECT id, status, kind FROM docs\n"
-    code, plan, err = pgstate(database, desired(tmp_path, wider), "plan")
+    _, plan, err = pgstate(database, desired(tmp_path, wider), "plan")
     assert steps(plan) == ["replace-view public.v"], err
     assert pgstate(database, desired(tmp_path, wider), "apply", "--yes")[0] == 0
     assert database.query("SELECT reloptions FROM pg_class WHERE relname = 'v'") == [(["security_invoker=true"],)]
