@@ -26,7 +26,12 @@ PLAN_FORMATS = {
     "sql": render.plan_sql,
     "markdown": render.plan_markdown,
 }
-DRIFT_FORMATS = {"text": render.drift_text, "json": render.drift_json, "markdown": render.drift_markdown}
+DRIFT_FORMATS = {
+    "text": render.drift_text,
+    "json": render.drift_json,
+    "markdown": render.drift_markdown,
+    "prometheus": render.drift_prometheus,
+}
 
 
 DURATION_UNITS_MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -82,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = verbs.add_parser("plan", help="the ordered steps to reach the desired state (exit 2 if any)")
     common(plan, formats=list(PLAN_FORMATS))
     plan.add_argument("--out", type=Path, help="also save the plan as JSON, with the live state's fingerprint")
+    plan.add_argument("--base", metavar="REF", help="also list what the desired files change since git REF")
     apply = verbs.add_parser("apply", help="carry out a fresh plan, or --plan FILE")
     common(apply, formats=["text", "json"])
     apply.add_argument("--yes", action="store_true", help="do not ask before starting")
@@ -173,12 +179,29 @@ def _plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from .engine import load_desired, plan_for
 
     desired = load_desired(args.desired)  # bad input is refused before any connection
+    changes = None
+    if args.base is not None:
+        from .desired_changes import changes_since
+
+        changes = changes_since(args.desired, args.base)
     _, conn = _connect(args, secrets)
     with conn:
         _, plan = plan_for(conn, desired, lock_timeout=args.lock_timeout)
         if args.out:
             args.out.write_text(render.plan_json(plan, conn), encoding="utf-8")
-        sys.stdout.write(PLAN_FORMATS[args.format](plan, conn))
+        if changes is None:
+            sys.stdout.write(PLAN_FORMATS[args.format](plan, conn))
+        elif args.format == "json":
+            document = json.loads(render.plan_json(plan, conn))
+            document["desired_changes"] = [change.to_json() for change in changes]
+            sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        else:
+            text = (
+                render.desired_changes_markdown(changes, args.base)
+                if args.format == "markdown"
+                else (render.desired_changes_text(changes, args.base))
+            )
+            sys.stdout.write(text + "\n" + PLAN_FORMATS[args.format](plan, conn))
     return ExitCode.CHANGES if plan.has_changes else ExitCode.OK
 
 
@@ -240,16 +263,16 @@ def _confirmation(args: argparse.Namespace) -> Callable[[Plan, psycopg.Connectio
 
 
 def _drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from .drift import find_drift
+    from .drift import drift_report
     from .engine import load_desired, snapshot
 
     desired = load_desired(args.desired)
     _, conn = _connect(args, secrets)
     with conn:
         state = snapshot(conn, desired, lock_timeout=args.lock_timeout)
-        findings = find_drift(state.desired, state.live)
-    sys.stdout.write(DRIFT_FORMATS[args.format](findings))
-    return ExitCode.CHANGES if findings else ExitCode.OK
+        report = drift_report(conn, state.desired, state.live, args.desired)
+    sys.stdout.write(DRIFT_FORMATS[args.format](report))
+    return ExitCode.CHANGES if report.findings else ExitCode.OK
 
 
 def _lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:

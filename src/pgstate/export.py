@@ -1,12 +1,14 @@
 """The live state of managed objects written as desired documents (plain data, ready for YAML).
 
 ``rollback`` writes the state recorded before a run this way and applies it with the same engine; ``export``
-(bootstrapping a repository) will use it too. Exporting and then planning gives no steps: every value is
-spelled as the catalog prints it, which the canonicalization reads back unchanged.
+(bootstrapping a repository, see ``exporting.py``) writes them as YAML files. Exporting and then planning gives
+no steps: every value is spelled as the catalog prints it, which the canonicalization reads back unchanged.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from .model import Function, Index, IndexKey, LiveTable, Policy, View
@@ -19,8 +21,15 @@ def table_document(
     indexes: bool = True,
     rls: bool = True,
     policies: bool = True,
+    storage: bool = False,
+    prune_indexes: bool = True,
 ) -> dict[str, Any]:
-    """A ``table:`` document for the live table; ``columns``: which columns' types (None: all)."""
+    """A ``table:`` document for the live table; ``columns``: which columns' types (None: all).
+
+    ``prune_indexes``: the value written with ``indexes`` (True for rollback, which restores the exact set;
+    False for ``export``, where adopting pgstate must not drop anything). ``storage``: every storage parameter
+    of the table and its TOAST table, typed (see :func:`storage_value`).
+    """
     document: dict[str, Any] = {"table": table.name.name, "schema": table.name.schema}
     names = list(table.columns) if columns is None else [c for c in columns if c in table.columns]
     if names:
@@ -29,12 +38,34 @@ def table_document(
         document["indexes"] = [
             index_entry(index) for _, index in sorted(table.indexes.items()) if index.constraint is None and index.valid
         ]
-        document["prune_indexes"] = True
+        document["prune_indexes"] = prune_indexes
     if rls:
         document["rls"] = {"enabled": table.rls.enabled, "forced": table.rls.forced}
     if policies:
         document["policies"] = [policy_entry(policy) for _, policy in sorted(table.policies.items())]
+    if storage:
+        document["storage"] = {name: storage_value(value) for name, value in sorted(table.storage.items())}
     return document
+
+
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def storage_value(text: str) -> str | int | float | bool:
+    """A reloption as the catalog stores it (text), typed for YAML: ``70`` -> 70, ``0.05`` -> 0.05,
+    ``false`` -> False; anything else (``on``, ``auto``) stays a string, which safe_dump quotes when YAML would
+    read it otherwise. Loading gives back the same value as ``same_reloption`` compares it."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _DECIMAL.fullmatch(text):
+        number = float(text)
+        if math.isfinite(number):
+            return number
+    return text
 
 
 def index_entry(index: Index) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class Finding:
     message: str
     desired: Any = None
     live: Any = None
+    fields: tuple[dict[str, Any], ...] = ()  # field by field, for definitions that differ (see fielddiff)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,4 +50,5 @@ class Finding:
             "message": self.message,
             "desired": self.desired,
             "live": self.live,
+            "fields": list(self.fields),
         }

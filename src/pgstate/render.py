@@ -9,6 +9,8 @@ from typing import Any
 import psycopg
 
 from .change import HAZARD_HELP
+from .desired_changes import ObjectChange
+from .drift import DriftReport
 from .findings import Finding
 from .plan import Plan
 from .runs import Run
@@ -80,41 +82,122 @@ def plan_json(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
     return json.dumps(plan.to_json(conn), indent=2, sort_keys=True) + "\n"
 
 
-def drift_text(findings: list[Finding]) -> str:
+def _source(report: DriftReport) -> str:
+    if report.git is None:
+        return "desired state: not in a git repository"
+    commit = (report.git.commit or "no commit yet")[:12]
+    return f"desired state from commit {commit}" + (" with changes not committed" if report.git.dirty else "")
+
+
+def drift_text(report: DriftReport) -> str:
+    findings = report.findings
     if not findings:
-        return "No drift: the database matches the desired state.\n"
-    lines = [f"Drift: {len(findings)} difference(s)"]
+        return f"No drift: the database matches the desired state ({_source(report)}).\n"
+    lines = [f"Drift: {len(findings)} difference(s); {_source(report)}"]
     for finding in findings:
         lines.append(f"- {finding.object_kind} {finding.target}: {finding.message}")
-        if finding.desired is not None:
-            lines.append(f"    desired: {finding.desired}")
-        if finding.live is not None:
-            lines.append(f"    live:    {finding.live}")
+        for difference in finding.fields:
+            lines.append(f"    {difference['field']}: desired {difference['desired']!r}, live {difference['live']!r}")
+        if not finding.fields:
+            if finding.desired is not None:
+                lines.append(f"    desired: {finding.desired}")
+            if finding.live is not None:
+                lines.append(f"    live:    {finding.live}")
+        commit = report.last_commits.get(finding.target)
+        if commit:
+            lines.append(f"    declared in a file last changed by {commit['commit'][:12]} ({commit['summary']})")
     return "\n".join(lines) + "\n"
 
 
-def drift_json(findings: list[Finding]) -> str:
-    document = {"format": "pgstate-drift/1", "drift": bool(findings), "findings": [f.to_json() for f in findings]}
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+def drift_json(report: DriftReport) -> str:
+    """The drift report for machines; its keys are documented in README ("drift --format json")."""
+    by_kind: dict[str, int] = {}
+    for finding in report.findings:
+        by_kind[finding.object_kind] = by_kind.get(finding.object_kind, 0) + 1
+    document = {
+        "format": "pgstate-drift/1",
+        "drift": bool(report.findings),
+        "summary": {"total": len(report.findings), "by_kind": by_kind},
+        "desired_commit": report.git.commit if report.git else None,
+        "desired_dirty": report.git.dirty if report.git else None,
+        "findings": [
+            {**finding.to_json(), "last_commit": report.last_commits.get(finding.target)} for finding in report.findings
+        ],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def drift_markdown(findings: list[Finding]) -> str:
-    if not findings:
-        return "### pgstate drift\n\nNo drift: the database matches the desired state.\n"
+def drift_markdown(report: DriftReport) -> str:
+    """An issue body: a summary line, then a table per kind of object."""
+    if not report.findings:
+        return f"### pgstate drift\n\nNo drift: the database matches the desired state ({_source(report)}).\n"
+    kinds: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        kinds.setdefault(finding.object_kind, []).append(finding)
+    summary = ", ".join(f"{len(found)} {kind}" for kind, found in sorted(kinds.items()))
     lines = [
         "### pgstate drift",
         "",
-        f"**{len(findings)} difference(s)** between `desired/` and the live database.",
-        "",
-        "| object | finding | desired | live |",
-        "|---|---|---|---|",
+        f"**{len(report.findings)} difference(s)** between `desired/` and the live database ({summary});"
+        f" {_source(report)}.",
     ]
-    for f in findings:
-        lines.append(
-            f"| {f.object_kind} `{_md(f.target)}` | {_md(f.message)} | {_md(str(f.desired or ''))} | "
-            f"{_md(str(f.live or ''))} |"
-        )
+    for kind, found in sorted(kinds.items()):
+        lines += [
+            "",
+            f"#### {kind}",
+            "",
+            "| object | finding | desired | live | last change |",
+            "|---|---|---|---|---|",
+        ]
+        for f in found:
+            desired = "; ".join(f"{d['field']}: {d['desired']!r}" for d in f.fields) or str(f.desired or "")
+            live = "; ".join(f"{d['field']}: {d['live']!r}" for d in f.fields) or str(f.live or "")
+            commit = report.last_commits.get(f.target)
+            change = f"`{commit['commit'][:7]}` {commit['summary']}" if commit else ""
+            lines.append(f"| `{_md(f.target)}` | {_md(f.message)} | {_md(desired)} | {_md(live)} | {_md(change)} |")
     return "\n".join(lines) + "\n"
+
+
+def drift_prometheus(report: DriftReport) -> str:
+    """The text exposition format, for a node-exporter textfile or a push gateway."""
+    drifted: dict[tuple[str, str], int] = {}
+    for finding in report.findings:
+        key = (finding.object_kind, finding.table or finding.target)
+        drifted[key] = drifted.get(key, 0) + 1
+    last_success = report.runs.last_success.timestamp() if report.runs.last_success else 0
+    lines = [
+        "# HELP pgstate_drift_objects Objects that differ from the desired state, by kind and table.",
+        "# TYPE pgstate_drift_objects gauge",
+    ]
+    lines += [
+        f'pgstate_drift_objects{{kind="{_label(kind)}",table="{_label(table)}"}} {count}'
+        for (kind, table), count in sorted(drifted.items())
+    ]
+    lines += [
+        "# HELP pgstate_drift_total All differences from the desired state.",
+        "# TYPE pgstate_drift_total gauge",
+        f"pgstate_drift_total {len(report.findings)}",
+        "# HELP pgstate_invalid_indexes INVALID indexes of managed tables.",
+        "# TYPE pgstate_invalid_indexes gauge",
+    ]
+    lines += [
+        f'pgstate_invalid_indexes{{table="{_label(table)}"}} {count}'
+        for table, count in sorted(report.invalid_indexes.items())
+    ]
+    lines += [
+        "# HELP pgstate_last_successful_apply_timestamp_seconds When an apply last succeeded (0: never).",
+        "# TYPE pgstate_last_successful_apply_timestamp_seconds gauge",
+        f"pgstate_last_successful_apply_timestamp_seconds {last_success}",
+        "# HELP pgstate_last_run_failed 1 when the last run failed, was rolled back or was interrupted.",
+        "# TYPE pgstate_last_run_failed gauge",
+        f"pgstate_last_run_failed {1 if report.runs.last_run_failed else 0}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    """A label value escaped as the exposition format asks: backslash, double quote, newline."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _md(text: str) -> str:
@@ -151,4 +234,26 @@ def run_text(run: Run) -> str:
         lines.append(f"  {step['position']:>3}. {step['status']:<11} {step['action']} {step['target']}{error}")
     if run.status == "applied":
         lines.append(f"\nUndo it with: pgstate rollback {run.id}")
+    return "\n".join(lines) + "\n"
+
+
+_MARKS = {"added": "+", "changed": "~", "removed": "-"}
+
+
+def desired_changes_text(changes: list[ObjectChange], base: str) -> str:
+    if not changes:
+        return f"The desired files are unchanged since {base}.\n"
+    lines = [f"Changes to the desired files since {base}:"]
+    for change in changes:
+        fields = f" ({', '.join(change.fields)})" if change.fields else ""
+        lines.append(f"  {_MARKS[change.change]} {change.kind} {change.target}{fields}")
+    return "\n".join(lines) + "\n"
+
+
+def desired_changes_markdown(changes: list[ObjectChange], base: str) -> str:
+    if not changes:
+        return f"### Desired files\n\nUnchanged since `{_md(base)}`.\n"
+    lines = [f"### Desired files: changes since `{_md(base)}`", "", "| | object | what changed |", "|---|---|---|"]
+    for change in changes:
+        lines.append(f"| {change.change} | {change.kind} `{_md(change.target)}` | {_md(', '.join(change.fields))} |")
     return "\n".join(lines) + "\n"

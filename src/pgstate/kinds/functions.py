@@ -13,6 +13,7 @@ from psycopg import sql
 
 from ..change import Action, Change, Lock, Phase
 from ..ddl import drop_function_sql, function_sql, restore_access_sql
+from ..fielddiff import field_differences
 from ..findings import Finding, FindingKind
 from ..model import DesiredState, Function, LiveState
 from . import GlobalKind, register_global
@@ -127,6 +128,7 @@ def drift(desired: DesiredState, live: LiveState) -> list[Finding]:
                     "definition differs",
                     desired=function.describe(),
                     live=current.describe(),
+                    fields=field_differences(function, current),
                 )
             )
     return findings

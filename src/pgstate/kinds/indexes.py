@@ -12,6 +12,7 @@ from psycopg import sql
 from ..change import Action, Change, Hazard, Lock, Phase
 from ..ddl import create_index_sql
 from ..errors import PgstateError
+from ..fielddiff import field_differences
 from ..findings import Finding, FindingKind
 from ..model import Index, QualifiedName
 from ..naming import MAX_IDENTIFIER_BYTES, clip_to_bytes
@@ -210,6 +211,7 @@ def drift(ctx: TableContext) -> list[Finding]:
                     "definition differs",
                     desired=index.describe(),
                     live=current.describe(),
+                    fields=field_differences(index, current),
                 )
             )
     for name, current in sorted(ctx.live.indexes.items()):

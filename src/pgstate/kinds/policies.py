@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..change import Action, Change, Hazard, Lock, Phase
 from ..ddl import alter_policy_sql, create_policy_sql, drop_policy_sql
+from ..fielddiff import field_differences
 from ..findings import Finding, FindingKind
 from ..model import Policy, QualifiedName, quote_for_display
 from . import Kind, TableContext, register
@@ -137,6 +138,7 @@ def drift(ctx: TableContext) -> list[Finding]:
                     "definition differs",
                     desired=policy.describe(),
                     live=current.describe(),
+                    fields=field_differences(policy, current),
                 )
             )
     for name, current in sorted(ctx.live.policies.items()):

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from ..change import Action, Change, Hazard, Lock, Phase
 from ..ddl import drop_view_sql, restore_access_sql, view_sql
+from ..fielddiff import field_differences
 from ..findings import Finding, FindingKind
 from ..model import DesiredState, LiveState, View
 from . import GlobalKind, register_global
@@ -102,6 +103,7 @@ def drift(desired: DesiredState, live: LiveState) -> list[Finding]:
                     "definition differs",
                     desired=view.definition.strip(),
                     live=current.definition.strip(),
+                    fields=field_differences(view, current),
                 )
             )
     return findings
