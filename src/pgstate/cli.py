@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
     rollback.add_argument("--wait", action="store_true", help="wait for another apply instead of exiting 3")
     rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")
+    export = verbs.add_parser("export", help="write desired YAML for existing tables, one file per table")
+    common(export, database=True)
+    export.add_argument("tables", nargs="+", metavar="TABLE", help="schema.table, or table (public); quote as SQL")
+    export.add_argument("--out", type=Path, default=Path("desired"), help="where the files go (./desired)")
     lint = verbs.add_parser(
         "lint", help="rules over the desired state, the live database and the plan (exit 1 on errors)"
     )
@@ -363,7 +367,26 @@ def _rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     return outcome.exit_code
 
 
+def _export(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    from .exporting import export_tables, parse_table_argument
+
+    tables = [parse_table_argument(text) for text in args.tables]  # refused before any connection
+    _, conn = _connect(args, secrets)
+    with conn:
+        paths = export_tables(
+            conn,
+            tables,
+            args.out,
+            schema_ref=None,
+            warn=lambda message: print(f"pgstate: warning: {message}", file=sys.stderr),
+        )
+    for path in paths:
+        print(path)
+    return ExitCode.OK
+
+
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
+    "export": _export,
     "history": _history,
     "rollback": _rollback,
     "lint": _lint,
