@@ -159,5 +159,5 @@ def test_drift_names_the_commit_and_the_last_change(database: TestDatabase, tmp_
     assert {f["last_commit"]["commit"] for f in report["findings"]} == {head}
     assert report["findings"][0]["last_commit"]["summary"] == "orders: first desired state"
     (repo / "desired" / "orders.yaml").write_text(DESIRED + "prune_indexes: false\n")
-    code, out = drift(database, repo / "desired", "text", cwd=repo)
+    _, out = drift(database, repo / "desired", "text", cwd=repo)
     assert f"desired state from commit {head[:12]} with changes not committed" in out
