@@ -153,7 +153,7 @@ def test_drift_names_the_commit_and_the_last_change(database: TestDatabase, tmp_
     database.execute(BEFORE)
     repo = make_repo(tmp_path)
     head = git(repo, "rev-parse", "HEAD").strip()
-    code, out = drift(database, repo / "desired", "json", cwd=repo)
+    _, out = drift(database, repo / "desired", "json", cwd=repo)
     report = json.loads(out)
     assert (report["desired_commit"], report["desired_dirty"]) == (head, False)
     assert {f["last_commit"]["commit"] for f in report["findings"]} == {head}
