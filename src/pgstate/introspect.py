@@ -214,10 +214,10 @@ def read_functions(
     wanted = sorted(set(names))
     if not wanted and not oids:
         return {}
-    if oids is not None:
-        cur.execute(query("functions_by_oid"), {"oids": oids})
-    else:
-        cur.execute(query("functions"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    cur.execute(
+        query("functions"),
+        {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted], "oids": oids or []},
+    )
     found: dict[QualifiedName, list[Function]] = defaultdict(list)
     for (
         _oid,
@@ -261,10 +261,9 @@ def read_views(
     wanted = sorted(set(names))
     if not wanted and not oids:
         return {}
-    if oids is not None:
-        cur.execute(query("views_by_oid"), {"oids": oids})
-    else:
-        cur.execute(query("views"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    cur.execute(
+        query("views"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted], "oids": oids or []}
+    )
     return {
         QualifiedName(schema, name): View(
             QualifiedName(schema, name),

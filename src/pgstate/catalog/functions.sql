@@ -1,5 +1,6 @@
--- Every function (not procedure or aggregate) with one of the given names, each overload a row, with the
--- fields CREATE FUNCTION sets, spelled by the catalog. %(schemas)s and %(names)s are parallel arrays.
+-- Every function (not procedure or aggregate) with one of the given names (%(schemas)s and %(names)s are parallel
+-- arrays) or oids (the temporary ones desired functions are deparsed on), each overload a row, with the fields
+-- CREATE FUNCTION sets, spelled by the catalog.
 SELECT p.oid,
        n.nspname AS schema_name,
        p.proname AS function_name,
@@ -18,9 +19,10 @@ SELECT p.oid,
        CASE WHEN p.proacl IS NOT NULL THEN ARRAY(
            SELECT coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || a.privilege_type
            FROM aclexplode(p.proacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee ORDER BY 1) END AS grants
-FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS wanted(schema_name, function_name)
-JOIN pg_namespace n ON n.nspname = wanted.schema_name
-JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = wanted.function_name
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 WHERE p.prokind = 'f'
+  AND ((n.nspname, p.proname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
+       OR p.oid = ANY (%(oids)s::oid[]))
 ORDER BY n.nspname, p.proname, 4

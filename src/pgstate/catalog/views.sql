@@ -1,5 +1,6 @@
--- The views with the given names: their definition as pg_get_viewdef prints it, and their columns in order
--- (CREATE OR REPLACE VIEW must keep them). %(schemas)s and %(names)s are parallel arrays.
+-- The views with the given names (%(schemas)s and %(names)s are parallel arrays) or oids (the temporary ones
+-- desired views are deparsed on): their definition as pg_get_viewdef prints it, their columns in order
+-- (CREATE OR REPLACE VIEW must keep them), options, owner and privileges.
 SELECT c.oid,
        n.nspname AS schema_name,
        c.relname AS view_name,
@@ -13,8 +14,9 @@ SELECT c.oid,
        CASE WHEN c.relacl IS NOT NULL THEN ARRAY(
            SELECT coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || a.privilege_type
            FROM aclexplode(c.relacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee ORDER BY 1) END AS grants
-FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS wanted(schema_name, view_name)
-JOIN pg_namespace n ON n.nspname = wanted.schema_name
-JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = wanted.view_name
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v'
+  AND ((n.nspname, c.relname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
+       OR c.oid = ANY (%(oids)s::oid[]))
 ORDER BY n.nspname, c.relname
