@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from .change import HAZARD_HELP
-from .desired_changes import ObjectChange
-from .drift import DriftReport
 from .findings import Finding
 from .plan import Plan
-from .runs import Run
+
+if TYPE_CHECKING:  # annotations only: the verbs that need them import them
+    from .desired_changes import ObjectChange
+    from .drift import DriftReport
+    from .runs import Run
 
 
 def _notices(plan: Plan) -> str:
