@@ -89,8 +89,9 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
         views=desired.views,
         live_functions=live.functions,
     )
+    names = relation_names(canonical, live)
     with conn.cursor() as cur:
-        owners = read_relation_owners(cur, relation_names(canonical))
+        owners = read_relation_owners(cur, names) if names else {}
     live = replace(live, relations=owners)
     canonical = replace(
         canonical,
@@ -102,13 +103,18 @@ def snapshot(conn: psycopg.Connection[Any], desired: DesiredFiles, *, lock_timeo
     return Snapshot(canonical, replace(live, retirements=read_retirement_facts(conn, canonical, live)))
 
 
-def relation_names(desired: DesiredState) -> set[QualifiedName]:
-    """The relation names applying the desired indexes would take: their names and replacements' names."""
+def relation_names(desired: DesiredState, live: LiveState) -> set[QualifiedName]:
+    """The relation names applying the desired indexes would newly take: the names of indexes the table does not
+    have yet, and the temporary names of replacements. A name the table's own index holds is ours already."""
     names = set()
-    for table in desired.tables.values():
+    for name, table in desired.tables.items():
+        current = live.tables[name].indexes if name in live.tables else {}
         for index in table.indexes or ():
-            names.add(index.qualified_name)
-            names.add(QualifiedName(index.table.schema, temporary_name(index.name)))
+            existing = current.get(index.name)
+            if existing is None:
+                names.add(index.qualified_name)
+            elif existing.definition() != index.definition():
+                names.add(QualifiedName(index.table.schema, temporary_name(index.name)))
     return names
 
 
