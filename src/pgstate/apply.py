@@ -31,9 +31,11 @@ from .gitinfo import desired_commit
 from .model import QualifiedName
 from .plan import Plan, fingerprint, live_table_digest, step_json
 from .prestate import record_pre_state
-from .progress import index_build_progress
+from .progress import step_progress
 from .sqlexec import execute
 
+# Phases whose steps may run long enough for a progress bar (builds, upkeep).
+LONG_PHASES = (Phase.BUILD, Phase.MAINTENANCE)
 # One key for every pgstate of every version: two applies on one database never interleave.
 ADVISORY_LOCK_KEY = 0x70677374617465  # "pgstate"
 BACKOFF_FIRST_SECONDS = 0.5
@@ -339,8 +341,8 @@ class _Executor:
             try:
                 with (
                     self.work.cursor() as cur,
-                    index_build_progress(
-                        self.url if self.options.show_progress and change.phase is Phase.BUILD else None,
+                    step_progress(
+                        self.url if self.options.show_progress and change.phase in LONG_PHASES else None,
                         self.work.info.backend_pid,
                         f"{change.action} {change.target}",
                     ),

@@ -1,4 +1,4 @@
-"""Progress of a concurrent index build, read from ``pg_stat_progress_create_index`` by a second session."""
+"""Progress of a long step (an index build, VACUUM, ANALYZE), read from ``pg_stat_progress_*`` by a second session."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ POLL_SECONDS = 0.2
 
 
 @contextmanager
-def index_build_progress(url: str | None, builder_pid: int, description: str) -> Iterator[None]:
+def step_progress(url: str | None, builder_pid: int, description: str) -> Iterator[None]:
     """Show a progress bar while the block runs; nothing when ``url`` is None (no terminal)."""
     if url is None:
         yield
