@@ -29,37 +29,29 @@ def plan(desired: DesiredState, live: LiveState) -> list[Change]:
         elif _compatible(current, view):
             changes.append(_create(view, Action.REPLACE_VIEW, options=current.options))
         else:
-            drop = Change(
-                action=Action.DROP_VIEW,
-                target=str(name),
-                table=str(name),
-                statement=drop_view_sql(view),
-                lock=Lock.ACCESS_EXCLUSIVE,
-                phase=Phase.TRANSACTION,
-                summary="its columns change: dropped and created",
-                hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
-            )
+            drop = _drop(current, "its columns change: dropped and created")
             access = (
                 restore_access_sql("VIEW", name.identifier(), current.owner, current.grants) if current.owner else []
             )
             created = _create(view, Action.CREATE_VIEW, after=(drop.key,), options=current.options)
             changes += [drop, replace(created, followups=tuple(access))]
     for name in desired.absent_views:
-        current = live.views.get(name)
-        if current is not None:
-            changes.append(
-                Change(
-                    action=Action.DROP_VIEW,
-                    target=str(name),
-                    table=str(name),
-                    statement=drop_view_sql(current),
-                    lock=Lock.ACCESS_EXCLUSIVE,
-                    phase=Phase.TRANSACTION,
-                    summary="created by the run rolled back",
-                    hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
-                )
-            )
+        if name in live.views:
+            changes.append(_drop(live.views[name], "created by the run rolled back"))
     return changes
+
+
+def _drop(view: View, reason: str) -> Change:
+    return Change(
+        action=Action.DROP_VIEW,
+        target=str(view.name),
+        table=str(view.name),
+        statement=drop_view_sql(view),
+        lock=Lock.ACCESS_EXCLUSIVE,
+        phase=Phase.TRANSACTION,
+        summary=reason,
+        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
+    )
 
 
 def _create(view: View, action: Action, *, after: tuple[str, ...] = (), options: tuple[str, ...] = ()) -> Change:
