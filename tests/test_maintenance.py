@@ -180,3 +180,23 @@ def test_upkeep_analyze_vacuum_reindex(database: TestDatabase, tmp_path: Path) -
     # A second apply does nothing.
     code, result, err = apply(database, directory)
     assert (code, result["status"]) == (0, "no changes"), err
+
+
+def test_failed_upkeep_keeps_the_committed_schema_steps(database: TestDatabase, tmp_path: Path) -> None:
+    """An index built in the run stays when upkeep fails afterwards: only the upkeep's own leftovers go."""
+    with database.connect() as conn:
+        conn.execute(
+            b"CREATE TABLE t (v int, w int) WITH (autovacuum_enabled = false); INSERT INTO t VALUES (1, 1), (1, 2);"
+        )
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # leaves t_v_idx INVALID, duplicates remain
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY t_v_idx ON t (v)")
+    directory = write(
+        tmp_path,
+        "database:\n  maintenance:\n    reindex_invalid: true\n",
+        "table: t\nindexes:\n  - {name: t_w_idx, columns: [w]}\n",
+    )
+    code, _, err = apply(database, directory)
+    assert code == 1
+    assert "the schema steps were applied, but upkeep failed" in err
+    assert database.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_w_idx'::regclass") == [(True,)]
+    assert database.query("SELECT count(*) FROM pg_class WHERE relname = 't_v_idx_ccnew'") == [(0,)]

@@ -164,6 +164,8 @@ def _apply_locked(
             or "the database is as it was before the run; fix the cause and apply again",
         ) from None
 
+    # Committed: the indexes built before the transaction are part of the outcome now, never undone.
+    executor.built.clear()
     upkeep = plan.in_phase(Phase.MAINTENANCE)
     if upkeep:
         # Upkeep changes no definition: a failure here leaves the committed schema steps, and says so.
