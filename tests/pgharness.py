@@ -105,3 +105,30 @@ def run_pgstate_inprocess(args: list[str], *, input: str | None = None) -> Compl
     finally:
         sys.stdin = old_stdin
     return CompletedRun(int(code), out.getvalue(), err.getvalue())
+
+
+def write_desired(tmp_path: Path, *documents: str) -> Path:
+    """``tmp_path/desired`` holding exactly these documents, one file each (d0.yaml, d1.yaml, ...)."""
+    directory = tmp_path / "desired"
+    directory.mkdir(exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    for number, text in enumerate(documents):
+        (directory / f"d{number}.yaml").write_text(text)
+    return directory
+
+
+def pgstate_json(db: TestDatabase, directory: Path, *args: str) -> tuple[int, Any, str]:
+    """Run a verb in --format json against ``db``: (exit code, parsed output or the raw text, stderr)."""
+    import json
+
+    run = run_pgstate_inprocess([*args, "--desired", str(directory), "--database-url", db.url, "--format", "json"])
+    try:
+        return run.exit_code, json.loads(run.stdout), run.stderr
+    except ValueError:
+        return run.exit_code, run.stdout, run.stderr
+
+
+def plan_steps(plan: dict[str, Any]) -> list[str]:
+    """A JSON plan's steps as "<action> <target>"."""
+    return [f"{s['action']} {s['target']}" for s in plan["steps"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,9 @@ from typing import Any
 import pytest
 
 from pgharness import TestDatabase, run_pgstate_inprocess
+from pgharness import pgstate_json as pgstate
+from pgharness import plan_steps as steps
+from pgharness import write_desired as desired
 
 TABLE = """
 CREATE TABLE docs (id serial PRIMARY KEY, "ownerId" uuid NOT NULL, status varchar(20), kind text, body json);
@@ -37,28 +39,6 @@ policies:
     roles: [authenticated]
     using: kind IN ('a', 'b')
 """
-
-
-def desired(tmp_path: Path, *documents: str) -> Path:
-    directory = tmp_path / "desired"
-    directory.mkdir(exist_ok=True)
-    for old in directory.glob("*.yaml"):
-        old.unlink()
-    for number, text in enumerate(documents):
-        (directory / f"d{number}.yaml").write_text(text)
-    return directory
-
-
-def pgstate(db: TestDatabase, directory: Path, *args: str) -> tuple[int, Any, str]:
-    run = run_pgstate_inprocess([*args, "--desired", str(directory), "--database-url", db.url, "--format", "json"])
-    try:
-        return run.exit_code, json.loads(run.stdout), run.stderr
-    except ValueError:
-        return run.exit_code, run.stdout, run.stderr
-
-
-def steps(plan: dict[str, Any]) -> list[str]:
-    return [f"{s['action']} {s['target']}" for s in plan["steps"]]
 
 
 def policy_state(db: TestDatabase) -> list[tuple[Any, ...]]:
