@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -120,8 +121,6 @@ def write_desired(tmp_path: Path, *documents: str) -> Path:
 
 def pgstate_json(db: TestDatabase, directory: Path, *args: str) -> tuple[int, Any, str]:
     """Run a verb in --format json against ``db``: (exit code, parsed output or the raw text, stderr)."""
-    import json
-
     run = run_pgstate_inprocess([*args, "--desired", str(directory), "--database-url", db.url, "--format", "json"])
     try:
         return run.exit_code, json.loads(run.stdout), run.stderr
