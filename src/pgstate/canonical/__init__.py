@@ -60,16 +60,18 @@ def canonicalize(
     desired_functions: dict[str, Function] = {}
     desired_views: dict[QualifiedName, View] = {}
     present = [spec for spec in specs if spec.present and spec.name in live_tables]
-    types_to_ask = {
-        column.type: column.location
+    # Worked out once per table: columns written otherwise than the live type, and the indexes decided locally.
+    retyped = {spec.name: [c for c in spec.columns if _type_changes(c, live_tables[spec.name])] for spec in present}
+    local = {
+        (spec.name, position): _local_index(spec.name, index, live_tables[spec.name])
         for spec in present
-        for column in spec.columns
-        if _type_changes(column, live_tables[spec.name])
+        for position, index in enumerate(spec.indexes or ())
     }
+    types_to_ask = {column.type: column.location for columns in retyped.values() for column in columns}
     types: dict[str, str] = {}
     facts: dict[QualifiedName, TableFacts] = {}
-    work = [(spec, _server_positions(spec, live_tables[spec.name])) for spec in present]
-    work = [(spec, positions) for spec, positions in work if positions or _changes_types(spec, live_tables)]
+    work = [(spec, [p for p in range(len(spec.indexes or ())) if local[(spec.name, p)] is None]) for spec in present]
+    work = [(spec, positions) for spec, positions in work if positions or retyped[spec.name]]
     with_policies = [spec for spec in present if spec.policies is not None]
     with_storage = [spec for spec in present if spec.storage]
     if types_to_ask or work or with_policies or with_storage or functions or views:
@@ -100,7 +102,7 @@ def canonicalize(
         raise InvalidDesiredState(problems.sorted())
     tables = {
         spec.name: _desired_table(
-            spec, live_tables.get(spec.name), types, facts.get(spec.name, TableFacts()), policies.get(spec.name)
+            spec, live_tables.get(spec.name), types, facts.get(spec.name, TableFacts()), policies.get(spec.name), local
         )
         for spec in specs
     }
@@ -126,6 +128,7 @@ def _desired_table(
     types: dict[str, str],
     facts: TableFacts,
     policies: tuple[Policy, ...] | None,
+    local: dict[tuple[QualifiedName, int], Index | None],
 ) -> DesiredTable:
     columns = tuple(
         Column(
@@ -134,9 +137,10 @@ def _desired_table(
             c.using,
             rewrites=facts.rewrites.get(c.name, False),
             rebuilds=facts.rebuilds.get(c.name, ()),
-            lossy=live is not None
+            lossy=c.type in types
+            and live is not None
             and c.name in live.columns
-            and is_lossy(live.columns[c.name].type, types.get(c.type, c.type), c.using, facts.rewrites.get(c.name)),
+            and is_lossy(live.columns[c.name].type, types[c.type], c.using, facts.rewrites.get(c.name)),
             location=c.location,
         )
         for c in spec.columns
@@ -144,7 +148,10 @@ def _desired_table(
     indexes = None
     if spec.indexes is not None:
         indexes = tuple(
-            facts.indexes.get(position) or _required(_local_index(spec.name, index, live))
+            facts.indexes.get(position)
+            or _required(
+                local[(spec.name, position)] if (spec.name, position) in local else _local_index(spec.name, index, live)
+            )
             for position, index in enumerate(spec.indexes)
         )
     if spec.policies is not None and policies is None:
@@ -220,19 +227,10 @@ def _check_unique_index_names(tables: dict[QualifiedName, DesiredTable]) -> None
 # --- what can be decided without the server ------------------------------------------------------------------
 
 
-def _changes_types(spec: TableSpec, live_tables: dict[QualifiedName, LiveTable]) -> bool:
-    return any(_type_changes(column, live_tables[spec.name]) for column in spec.columns)
-
-
 def _type_changes(column: ColumnSpec, live: LiveTable) -> bool:
     """True unless the type is written exactly as the server prints the live one (then it is the same)."""
     current = live.columns.get(column.name)
     return current is not None and current.type != column.type
-
-
-def _server_positions(spec: TableSpec, live: LiveTable) -> list[int]:
-    """The indexes of the spec that only the server can spell."""
-    return [p for p, index in enumerate(spec.indexes or ()) if _local_index(spec.name, index, live) is None]
 
 
 def _local_index(table: QualifiedName, spec: IndexSpec, live: LiveTable | None) -> Index | None:
