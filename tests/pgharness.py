@@ -131,3 +131,23 @@ def pgstate_json(db: TestDatabase, directory: Path, *args: str) -> tuple[int, An
 def plan_steps(plan: dict[str, Any]) -> list[str]:
     """A JSON plan's steps as "<action> <target>"."""
     return [f"{s['action']} {s['target']}" for s in plan["steps"]]
+
+
+# What loading the seed app does to the legacy table's statistics, undone: PostgreSQL 16+ refuses to retire a
+# table scanned within quiet_days, and loading reads every table. scripts/demo.py and the CI workflow
+# (.github/scripts/reset-legacy-stats.sql) do the same.
+FORGET_LEGACY_READS = (
+    "SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE oid = 'interviews'::regclass"
+    " OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'interviews'::regclass)"
+)
+
+
+def load_seed_app(db: TestDatabase) -> None:
+    """seed/app.sql into ``db``, its legacy table then unread: one session (no parallel workers), whose statistics
+    are flushed before the reset, so that none arrive after it and bring the reads back."""
+    with db.connect() as conn:
+        conn.execute("SET max_parallel_workers_per_gather = 0")
+        conn.execute((Path(__file__).resolve().parent.parent / "seed" / "app.sql").read_bytes())
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.execute("SELECT 1")  # idle in between: the flush happens here
+        conn.execute(FORGET_LEGACY_READS)

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from pgharness import TestDatabase, run_pgstate, run_pgstate_inprocess
 from pgstate.apply import ADVISORY_LOCK_KEY
 
@@ -267,7 +269,39 @@ def test_killed_apply_leaves_pre_run_state_and_next_apply_completes(database: Te
     database.execute("CREATE TABLE t (a int, b int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;")
     desired = write_desired(tmp_path / "d", "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
     before = catalog_state(database)
-    # An old snapshot makes CREATE INDEX CONCURRENTLY wait: the apply is mid-build when it is killed.
+    process, holder = apply_waiting_in_a_build(database, desired)
+    try:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        # The server notices the dead client (client_connection_check_interval) and ends the build.
+        _wait_for(lambda: builds_running(database, active=True) == 0)
+    finally:
+        holder.rollback()
+        holder.close()
+    after_kill = [row for row in catalog_state(database) if row[1] != "t_a_idx"]
+    assert after_kill == before  # the pre-run state, plus at most the planned index (here left INVALID)
+    assert last_run_status(database) == "running"
+
+    code, _, err = apply(database, desired)
+    assert code == 0, err
+    assert invalid_indexes(database) == 0
+    assert database.query("SELECT status FROM pgstate.runs ORDER BY id") == [("interrupted",), ("applied",)]
+    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
+    assert run.exit_code == 0
+
+
+def builds_running(database: TestDatabase, *, active: bool = False) -> int:
+    """Sessions running CREATE INDEX CONCURRENTLY (``active``: still executing it)."""
+    state = " AND state = 'active'" if active else ""
+    query = f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'{state}"
+    return int(database.query(query)[0][0])
+
+
+def apply_waiting_in_a_build(
+    database: TestDatabase, desired: Path
+) -> tuple[subprocess.Popen[str], psycopg.Connection[Any]]:
+    """An apply (a subprocess) stuck in CREATE INDEX CONCURRENTLY, and the session that holds it there: an old
+    REPEATABLE READ snapshot, which the build waits for. The caller ends the holder's transaction."""
     holder = database.connect(autocommit=False)
     holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     holder.execute("SELECT count(*) FROM t")
@@ -289,40 +323,9 @@ def test_killed_apply_leaves_pre_run_state_and_next_apply_completes(database: Te
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        _wait_for(
-            lambda: (
-                database.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'")[
-                    0
-                ][0]
-                == 1
-            )
-        )
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        # The server notices the dead client (client_connection_check_interval) and ends the build.
-        _wait_for(
-            lambda: (
-                database.query(
-                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'"
-                    " AND state = 'active'"
-                )[0][0]
-                == 0
-            )
-        )
-    finally:
-        holder.rollback()
-        holder.close()
-    after_kill = [row for row in catalog_state(database) if row[1] != "t_a_idx"]
-    assert after_kill == before  # the pre-run state, plus at most the planned index (here left INVALID)
-    assert last_run_status(database) == "running"
-
-    code, _, err = apply(database, desired)
-    assert code == 0, err
-    assert invalid_indexes(database) == 0
-    assert database.query("SELECT status FROM pgstate.runs ORDER BY id") == [("interrupted",), ("applied",)]
-    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
-    assert run.exit_code == 0
+    _wait_for(lambda: process.poll() is not None or builds_running(database) == 1)
+    assert process.poll() is None, process.communicate()
+    return process, holder
 
 
 def _wait_for(condition: Any, timeout: float = 30.0) -> None:

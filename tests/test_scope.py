@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from pgharness import TestDatabase, run_pgstate_inprocess
-from test_apply_failures import _wait_for, catalog_state, invalid_indexes, last_run_status
+from test_apply_failures import apply_waiting_in_a_build, catalog_state, invalid_indexes, last_run_status
 
 
 def desired_dir(tmp_path: Path, text: str) -> Path:
@@ -115,36 +113,8 @@ def test_interrupted_build_leaves_no_invalid_index(database: TestDatabase, tmp_p
     database.execute("CREATE TABLE t (a int, b int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;")
     desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
     before = catalog_state(database)
-    holder = database.connect(autocommit=False)
-    holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    holder.execute("SELECT count(*) FROM t")  # an old snapshot: the concurrent build waits for it
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pgstate",
-            "apply",
-            "--yes",
-            "--desired",
-            str(desired),
-            "--database-url",
-            database.url,
-            "--lock-timeout",
-            "60s",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, holder = apply_waiting_in_a_build(database, desired)
     try:
-        _wait_for(
-            lambda: (
-                database.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%'")[
-                    0
-                ][0]
-                == 1
-            )
-        )
         process.send_signal(signal.SIGINT)
         time.sleep(0.5)
     finally:

@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pgharness import TestDatabase, run_pgstate_inprocess
+from pgharness import TestDatabase, load_seed_app, run_pgstate_inprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_seed_app_converges(database: TestDatabase, tmp_path: Path) -> None:
-    with database.connect() as conn:
-        conn.execute("SET max_parallel_workers_per_gather = 0")
-        conn.execute((ROOT / "seed" / "app.sql").read_bytes())
-        # Loading read every table; the legacy one is retired only if nobody read it within quiet_days (16+).
-        conn.execute("SELECT pg_stat_force_next_flush()")
-        conn.execute("SELECT 1")
-        conn.execute(
-            "SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE oid = 'interviews'::regclass"
-            " OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'interviews'::regclass)"
-        )
+    load_seed_app(database)
     common = ["--desired", str(ROOT / "desired"), "--database-url", database.url]
     assert run_pgstate_inprocess(["validate", "--desired", str(ROOT / "desired")]).exit_code == 0
     assert run_pgstate_inprocess(["plan", *common]).exit_code == 2

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pgharness import TestDatabase, run_pgstate
+from pgharness import TestDatabase, load_seed_app, run_pgstate
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -274,15 +274,7 @@ def test_pre_commit_hooks() -> None:
 @pytest.fixture
 def seed_app(database: TestDatabase) -> TestDatabase:
     """The seed app as its ORM left it (tests/test_seed_app.py), legacy table unread (its statistics reset)."""
-    with database.connect() as conn:
-        conn.execute("SET max_parallel_workers_per_gather = 0")
-        conn.execute((ROOT / "seed" / "app.sql").read_bytes())
-        conn.execute("SELECT pg_stat_force_next_flush()")
-        conn.execute("SELECT 1")
-        conn.execute(
-            "SELECT pg_stat_reset_single_table_counters(oid) FROM pg_class WHERE oid = 'interviews'::regclass"
-            " OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'interviews'::regclass)"
-        )
+    load_seed_app(database)
     return database
 
 

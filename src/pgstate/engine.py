@@ -54,6 +54,11 @@ def load_desired(directory: Path) -> DesiredFiles:
         )
     documents = load_documents(directory)
     validate_documents(documents)
+    return specs_of(directory, documents)
+
+
+def specs_of(directory: Path, documents: list[Document]) -> DesiredFiles:
+    """The specs of every kind the documents declare (documents already validated)."""
     return DesiredFiles(
         directory,
         documents,

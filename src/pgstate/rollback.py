@@ -20,8 +20,7 @@ import yaml
 from . import backup, runs
 from .apply import ApplyOptions, ApplyOutcome, Confirm, Say, apply
 from .connection import connect
-from .desired import function_specs, table_specs, view_specs
-from .engine import DesiredFiles
+from .engine import DesiredFiles, specs_of
 from .errors import PgstateError, Refused
 from .loader import load_documents
 from .model import QualifiedName
@@ -122,12 +121,8 @@ def _desired_files(directory: Path, state: dict[str, Any]) -> DesiredFiles:
     for number, document in enumerate(state["documents"]):
         (directory / f"{number:04d}.yaml").write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     documents = load_documents(directory)
-    return DesiredFiles(
-        directory,
-        documents,
-        table_specs(documents),
-        function_specs(documents),
-        view_specs(documents),
+    return replace(
+        specs_of(directory, documents),
         absent_functions=tuple((QualifiedName(s, n), types) for s, n, types in state.get("absent_functions", [])),
         absent_views=tuple(QualifiedName(s, n) for s, n in state.get("absent_views", [])),
         absent_indexes=tuple(QualifiedName(s, n) for s, n in state.get("absent_indexes", [])),
