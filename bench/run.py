@@ -32,11 +32,11 @@ from pathlib import Path
 
 import psycopg
 
-from pgstate.canonical import canonicalize
-from pgstate.engine import load_desired
-from pgstate.introspect import read_live_state
-from pgstate.localserver import LocalServer, embedded_bin_dir, ensure_server, stop_server
-from pgstate.plan import make_plan
+from pgstate.catalog.snapshot import read_live
+from pgstate.pipeline import canonicalize, load_desired
+from pgstate.planning.compare import compare
+from pgstate.planning.plan import make_plan
+from pgstate.servers.local import LocalServer, embedded_bin_dir, ensure_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -173,7 +173,7 @@ def check_noop(desired: Path, url: str) -> None:
         raise SystemExit(1)
 
 
-STAGES = ["connect", "load + validate YAML", "introspect", "canonicalize", "make_plan", "total in-process"]
+STAGES = ["connect", "load + validate YAML", "introspect", "canonicalize", "compare + plan", "total in-process"]
 
 
 def in_process_breakdown(desired_dir: Path, url: str, repeat: int) -> dict[str, Timing]:
@@ -183,16 +183,16 @@ def in_process_breakdown(desired_dir: Path, url: str, repeat: int) -> dict[str, 
         marks = [time.perf_counter()]
         with psycopg.connect(url, autocommit=True) as conn:
             marks.append(time.perf_counter())
-            desired = load_desired(desired_dir)
+            specs = load_desired(desired_dir)
             marks.append(time.perf_counter())
-            live = read_live_state(conn, [spec.name for spec in desired.tables])
+            live = read_live(conn, specs)
             marks.append(time.perf_counter())
-            canonical = canonicalize(conn, desired.tables, live.tables, lock_timeout=LOCK_TIMEOUT, files=desired.files)
+            canonical = canonicalize(conn, specs, live, lock_timeout=LOCK_TIMEOUT)
             marks.append(time.perf_counter())
-            plan = make_plan(canonical, live)
+            plan = make_plan(compare(canonical, live, specs))
             marks.append(time.perf_counter())
         if plan.has_changes:
-            raise SystemExit(f"in-process plan has {len(plan.changes)} step(s); expected none")
+            raise SystemExit(f"in-process plan has {len(plan.steps)} step(s); expected none")
         if iteration == 0:
             continue  # warm-up
         for stage, (start, end) in zip(STAGES, pairwise(marks), strict=False):
@@ -203,10 +203,10 @@ def in_process_breakdown(desired_dir: Path, url: str, repeat: int) -> dict[str, 
 
 def plan_in_process(desired_dir: Path, url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        desired = load_desired(desired_dir)
-        live = read_live_state(conn, [spec.name for spec in desired.tables])
-        canonical = canonicalize(conn, desired.tables, live.tables, lock_timeout=LOCK_TIMEOUT, files=desired.files)
-        make_plan(canonical, live)
+        specs = load_desired(desired_dir)
+        live = read_live(conn, specs)
+        canonical = canonicalize(conn, specs, live, lock_timeout=LOCK_TIMEOUT)
+        make_plan(compare(canonical, live, specs))
 
 
 def count_transactions(server: LocalServer, dbname: str, action: Callable[[], None]) -> int:

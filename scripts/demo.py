@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from pgstate.embedded import embedded_url
+from pgstate.servers.embedded import embedded_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "pgstate_demo"

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from pgharness import SUPABASE_EMULATION, TestDatabase
-from pgstate.localserver import LocalServer, debian_bin_dir, embedded_bin_dir, ensure_server, stop_server
+from pgstate.servers.local import LocalServer, debian_bin_dir, embedded_bin_dir, ensure_server, stop_server
 
 TEMPLATE_DB = "pgstate_template"
 PG15_MISSING = "PostgreSQL 15 binaries not installed (apt-get install postgresql-15)"

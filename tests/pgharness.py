@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import psycopg
 
-from pgstate.localserver import LocalServer
+from pgstate.servers.local import LocalServer
 
 CLI_TIMEOUT_S = 300
 

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from pgharness import TestDatabase, run_pgstate, run_pgstate_inprocess
-from pgstate.apply import ADVISORY_LOCK_KEY
+from pgstate.execution.apply import ADVISORY_LOCK_KEY
 
 CATALOG_STATE = """
 SELECT 'index', c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid::text

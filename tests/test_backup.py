@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from pgharness import TestDatabase
-from pgstate.backup import (
+from pgstate.backup.dump import (
     Backup,
     DumpTool,
     FunctionRef,
@@ -34,7 +34,7 @@ from pgstate.backup import (
     write_manifest,
 )
 from pgstate.errors import PgstateError
-from pgstate.model import QualifiedName
+from pgstate.model.names import QualifiedName
 
 PASSWORD = "s3cr3t-Pa55w0rd-7f1e"
 WEIRD = QualifiedName("Backup Sch", 'Weird "name". x')

@@ -43,6 +43,9 @@ def test_plan_formats(database: TestDatabase, desired: Path) -> None:
     step = plan["steps"][0]
     assert set(step) == {
         "action",
+        "kind",
+        "subject",
+        "location",
         "target",
         "table",
         "summary",
@@ -54,6 +57,8 @@ def test_plan_formats(database: TestDatabase, desired: Path) -> None:
         "hazards",
     }
     assert step["rewrites"]["rows"] >= -1
+    assert step["subject"] == {"kind": "column", "parts": ["public", "t", "c"], "label": "public.t.c"}
+    assert step["location"].endswith("t.yaml:4:3")  # where the column is declared
     code, sql_text, _ = run(database, desired, "plan", "--format", "sql")
     assert code == 2 and "BEGIN;" in sql_text and "COMMIT;" in sql_text and 'USING ("c"::jsonb)' in sql_text
     code, markdown, _ = run(database, desired, "plan", "--format", "markdown")
@@ -111,8 +116,10 @@ def test_drift_formats(database: TestDatabase, desired: Path) -> None:
     assert "index public.t_a_idx: definition differs" in text
     assert "index public.t_b_idx: index exists but is not declared" in text
     code, out, _ = run(database, desired, "drift", "--format", "json")
-    findings = {f["finding"] for f in json.loads(out)["findings"]}
-    assert findings == {"column-type", "index-definition", "unmanaged-index"}
+    report = json.loads(out)
+    assert {f["finding"] for f in report["findings"]} == {"column-type", "index-definition"}
+    # Without prune_indexes an undeclared index is information, not drift: the plan leaves it alone.
+    assert {f["finding"] for f in report["information"]} == {"unmanaged-index"}
     code, markdown, _ = run(database, desired, "drift", "--format", "markdown")
     assert markdown.startswith("### pgstate drift") and "| object | finding | desired | live |" in markdown
 

@@ -10,16 +10,17 @@ import yaml
 
 from pgharness import TestDatabase, run_pgstate_inprocess
 from pgstate.errors import PgstateError
-from pgstate.exporting import (
+from pgstate.model.names import QualifiedName
+from pgstate.source.documents import validate_documents
+from pgstate.source.export import (
     PACKAGED_SCHEMA,
+    ExportTargets,
     default_schema_ref,
-    export_tables,
-    file_name,
+    export,
     parse_table_argument,
 )
-from pgstate.loader import load_documents
-from pgstate.model import QualifiedName
-from pgstate.validation import validate_documents
+from pgstate.source.export import table_file_name as file_name
+from pgstate.source.loader import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_TABLES = ["User", "InterviewSession", "Transcript", "Feedback", "UsageEvent", "interviews"]
@@ -72,7 +73,9 @@ AWKWARD_TABLES = [
 
 def _export(database: TestDatabase, tables: list[QualifiedName], out: Path, warnings: list[str]) -> list[Path]:
     with database.connect() as conn:
-        return export_tables(conn, tables, out, schema_ref="../desired.schema.json", warn=warnings.append)
+        return export(
+            conn, ExportTargets(tuple(tables)), out, schema_ref="../desired.schema.json", warn=warnings.append
+        )
 
 
 def _converged(database: TestDatabase, out: Path) -> list[dict[str, str]]:
@@ -168,19 +171,33 @@ def test_missing_table_is_refused(database: TestDatabase, tmp_path: Path) -> Non
     assert not (tmp_path / "out").exists()  # nothing written
 
 
-def test_collated_index_is_left_out_with_a_warning(database: TestDatabase, tmp_path: Path) -> None:
+def test_collated_columns_and_index_round_trip(database: TestDatabase, tmp_path: Path) -> None:
+    """A key with its own collation, and a column's, are exported (a rollback would otherwise replace them)."""
     database.execute(
-        'CREATE TABLE t (name text, code text); CREATE INDEX t_name_c ON t (name COLLATE "C");'
+        'CREATE TABLE t (name text, code text COLLATE "C"); CREATE INDEX t_name_c ON t (name COLLATE "C");'
         " CREATE INDEX t_code ON t (code)"
     )
     warnings: list[str] = []
     (path,) = _export(database, [QualifiedName("public", "t")], tmp_path, warnings)
-    assert len(warnings) == 1 and "t_name_c" in warnings[0] and "collation" in warnings[0]
+    assert warnings == []
     document = yaml.safe_load(path.read_text())
-    assert [index["name"] for index in document["indexes"]] == ["t_code"]
-    # prune_indexes: false, so the plan leaves it alone; drift says it is not managed.
-    findings = _converged(database, tmp_path)
-    assert [finding["target"] for finding in findings] == ["public.t_name_c"], findings
+    assert [index["name"] for index in document["indexes"]] == ["t_code", "t_name_c"]
+    assert document["indexes"][1]["columns"] == [{"column": "name", "collation": "C"}]
+    assert document["columns"]["code"] == {"type": "text", "collation": "C"}
+    assert _converged(database, tmp_path) == []
+
+
+def test_an_index_the_format_cannot_express_is_left_out_with_a_warning(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute(
+        "CREATE EXTENSION IF NOT EXISTS bloom; CREATE TABLE t (a int); CREATE INDEX t_a_bloom ON t"
+        " USING bloom (a); CREATE INDEX t_a ON t (a)"
+    )
+    warnings: list[str] = []
+    (path,) = _export(database, [QualifiedName("public", "t")], tmp_path, warnings)
+    assert len(warnings) == 1 and "t_a_bloom" in warnings[0] and "access method bloom" in warnings[0]
+    assert [index["name"] for index in yaml.safe_load(path.read_text())["indexes"]] == ["t_a"]
+    # prune_indexes: false, so the plan leaves it alone; drift lists it as information, and does not exit 2.
+    assert _converged(database, tmp_path) == []
 
 
 @pytest.mark.parametrize(

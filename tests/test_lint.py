@@ -1,27 +1,22 @@
 """`pgstate lint`'s rules on real PostgreSQL 15 and 18: for each rule a case that fires and one that does not,
 silencing through `lint: {ignore: [...]}`, desired objects taking precedence over live ones, and rendering.
 
-Policies, functions and views are made with SQL and read live (their desired-side canonicalization is built
-elsewhere); desired-side cases build the DesiredState by hand from those same server-made objects.
+Policies, functions and views are made with SQL and read live; desired-side cases canonicalise real desired
+documents, exactly as `pgstate lint` does.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from pgharness import TestDatabase
-from pgstate.change import Change, Lock, Phase
-from pgstate.engine import load_desired, plan_for
+from pgstate.catalog.snapshot import read_live
 from pgstate.errors import SourceLocation
-from pgstate.introspect import read_live_state
 from pgstate.lint import (
     RULES,
     LintFinding,
@@ -34,9 +29,15 @@ from pgstate.lint import (
     run_lint,
 )
 from pgstate.lint.registry import rule
-from pgstate.loader import Document, load_documents
-from pgstate.model import DesiredState, DesiredTable, QualifiedName, RowSecurity
-from pgstate.plan import Plan
+from pgstate.model.keys import ObjectKey, table_key
+from pgstate.model.names import QualifiedName
+from pgstate.pipeline import State, canonicalize, load_desired, plan_for
+from pgstate.planning.compare import compare
+from pgstate.planning.plan import Plan
+from pgstate.planning.steps import Action, Hazard, Lock, Phase, Step
+from pgstate.source.documents import read_specs
+from pgstate.source.export import ExportTargets
+from pgstate.source.loader import Document, load_documents
 
 
 def qn(name: str) -> QualifiedName:
@@ -58,13 +59,26 @@ def lint(
     tables: tuple[str, ...] = (),
     functions: tuple[str, ...] = (),
     views: tuple[str, ...] = (),
-    desired: DesiredState | None = None,
+    desired: bool = False,
     plan: Plan | None = None,
 ) -> list[LintFinding]:
+    """Lint the named live objects (and those the documents declare); with ``desired``, the documents
+    canonicalised too (as `pgstate lint` does)."""
+    declared = {(doc.kind, doc.data.get("schema", "public"), doc.data.get(str(doc.kind))) for doc in docs or []}
+    targets = ExportTargets(
+        tuple(name for name in map(qn, tables) if ("table", name.schema, name.name) not in declared),
+        tuple(map(qn, functions)),
+        tuple(map(qn, views)),
+    )
+    managed = read_specs([*(docs or []), *targets.documents()], None)
+    wanted = read_specs(docs or [], None) if desired else read_specs([], None)
     with db.connect() as conn:
-        live = read_live_state(conn, map(qn, tables), map(qn, functions), map(qn, views))
+        live = read_live(conn, managed, everything=True)
+        state = State(
+            wanted, (found := canonicalize(conn, wanted, live, lock_timeout="2s")), live, compare(found, live, managed)
+        )
         facts = read_lint_facts(conn, live)
-    return run_lint(LintInput(docs or [], desired, live, plan), facts)
+    return run_lint(LintInput(docs or [], state, plan), facts)
 
 
 def targets(findings: list[LintFinding], rule_id: str) -> set[str]:
@@ -114,7 +128,8 @@ def test_rls_auth_initplan_without_an_auth_schema(database: TestDatabase) -> Non
         "CREATE POLICY p ON t TO authenticated USING (tenant = current_setting('app.tenant'));"
     )
     with database.connect() as conn:
-        facts = read_lint_facts(conn, read_live_state(conn, [qn("t")]))
+        managed = read_specs(ExportTargets((qn("t"),)).documents(), None)
+        facts = read_lint_facts(conn, read_live(conn, managed))
     assert sorted(facts.initplan_functions.values()) == ["current_setting(text)", "current_setting(text,boolean)"]
     assert targets(lint(database, tables=("t",)), "rls-auth-initplan") == {"p on public.t"}
 
@@ -214,10 +229,8 @@ def test_a_declared_index_counts_for_policy_column_unindexed(database: TestDatab
         "CREATE TABLE t (user_id uuid); CREATE POLICY p ON t TO authenticated USING (user_id = (SELECT auth.uid()));"
     )
     docs = documents(tmp_path, "table: t\nindexes:\n  - {name: t_user_id_idx, columns: [user_id]}\n")
-    with database.connect() as conn:
-        snapshot, _ = plan_for(conn, load_desired(tmp_path / "desired"), lock_timeout="2s")
     assert targets(lint(database, docs, tables=("t",)), "policy-column-unindexed") == {"p on public.t"}
-    assert targets(lint(database, docs, tables=("t",), desired=snapshot.desired), "policy-column-unindexed") == set()
+    assert targets(lint(database, docs, tables=("t",), desired=True), "policy-column-unindexed") == set()
 
 
 # --- functions and views -----------------------------------------------------------------------------------------
@@ -301,9 +314,9 @@ def test_invalid_index(database: TestDatabase) -> None:
 def plan_and_lint(database: TestDatabase, tmp_path: Path, text: str, tables: tuple[str, ...]) -> list[LintFinding]:
     docs = documents(tmp_path, text)
     with database.connect() as conn:
-        snapshot, plan = plan_for(conn, load_desired(tmp_path / "desired"), lock_timeout="2s")
-        facts = read_lint_facts(conn, snapshot.live)
-    return run_lint(LintInput(docs, snapshot.desired, snapshot.live, plan), facts)
+        state, plan = plan_for(conn, load_desired(tmp_path / "desired"), lock_timeout="2s")
+        facts = read_lint_facts(conn, state.live)
+    return run_lint(LintInput(docs, state, plan), facts)
 
 
 def test_column_type_rewrite(database: TestDatabase, tmp_path: Path) -> None:
@@ -320,35 +333,29 @@ def test_destructive_change(database: TestDatabase, tmp_path: Path) -> None:
     findings = plan_and_lint(database, tmp_path, "table: t\nindexes: []\nprune_indexes: true\n", ("t",))
     assert targets(findings, "destructive-change") == set()
 
-    # Steps of the kinds being added (policies, functions, views), by their action names.
-    class Future(StrEnum):
-        DROP_POLICY = "drop-policy"
-        CREATE_POLICY = "create-policy"
-        DROP_FUNCTION = "drop-function"
-        RETIRE_TABLE = "retire-table"
-        ALTER_COLUMN_TYPE = "alter-column-type"
+    # Steps that drop a policy, function or view for good, retire a table, or change a type lossily.
+    table = qn("t")
 
-    def step(action: Future, target: str, hazards: tuple[str, ...] = ()) -> Change:
-        # Any: these action and hazard names are not in change.py's enums (yet); lint reads them by name.
-        fields: dict[str, Any] = {"action": action, "hazards": hazards}
-        return Change(
-            target=target,
-            table="public.t",
-            statement=sql.SQL("SELECT 1"),
-            lock=Lock.ACCESS_EXCLUSIVE,
-            phase=Phase.TRANSACTION,
-            summary="summary",
-            **fields,
+    def step(action: Action, subject: ObjectKey, hazards: tuple[Hazard, ...] = ()) -> Step:
+        return Step(
+            action,
+            subject,
+            sql.SQL("SELECT 1"),
+            Lock.ACCESS_EXCLUSIVE,
+            Phase.TRANSACTION,
+            "summary",
+            table=table,
+            hazards=hazards,
         )
 
     plan = Plan(
         (
-            step(Future.DROP_POLICY, "replaced on public.t"),
-            step(Future.CREATE_POLICY, "replaced on public.t"),
-            step(Future.DROP_POLICY, "gone on public.t"),
-            step(Future.DROP_FUNCTION, "public.f(integer)"),
-            step(Future.RETIRE_TABLE, "public.old"),
-            step(Future.ALTER_COLUMN_TYPE, "public.t.a", ("data-loss",)),
+            step(Action.DROP_POLICY, table_key("policy", table, "replaced", label="replaced on public.t")),
+            step(Action.CREATE_POLICY, table_key("policy", table, "replaced", label="replaced on public.t")),
+            step(Action.DROP_POLICY, table_key("policy", table, "gone", label="gone on public.t")),
+            step(Action.DROP_FUNCTION, ObjectKey("function", ("public", "f", "integer"), "public.f(integer)")),
+            step(Action.RETIRE_TABLE, table_key("table", qn("old"), label="public.old")),
+            step(Action.ALTER_COLUMN_TYPE, table_key("column", table, "a"), (Hazard.DATA_LOSS,)),
         ),
         "fingerprint",
         180000,
@@ -397,23 +404,16 @@ def test_desired_policies_and_flags_take_precedence_over_live_ones(database: Tes
     )
     docs = documents(tmp_path, "table: t\nrls: {enabled: false}\npolicies:\n  - name: everyone\n")
     where = SourceLocation(docs[0].file, 4, 5)
-    with database.connect() as conn:
-        live = read_live_state(conn, [qn("model"), qn("t")])
-        facts = read_lint_facts(conn, live)
-    # The server-made policy of `model`, as canonicalization would give it for `t`: same fields and tree.
-    policy = replace(live.tables[qn("model")].policies["everyone"], table=qn("t"), location=where)
-    table = DesiredTable(qn("t"), True, (), None, False, docs[0].locate(("table",)), RowSecurity(False), (policy,))
-    desired = DesiredState({qn("t"): table}, (docs[0].file,))
-    live_only = run_lint(LintInput(docs, None, replace(live, tables={qn("t"): live.tables[qn("t")]}), None), facts)
+    live_only = lint(database, docs, tables=("t",))
     assert targets(live_only, "rls-enabled-no-policy") == {"public.t"}
-    findings = run_lint(LintInput(docs, desired, replace(live, tables={qn("t"): live.tables[qn("t")]}), None), facts)
+    findings = lint(database, docs, tables=("t",), desired=True)
     assert targets(findings, "rls-enabled-no-policy") == set()  # the desired policy counts, not the live none
     assert targets(findings, "policy-exists-rls-disabled") == {"public.t"}  # the desired flag counts
     assert only(findings, "policy-no-role").location == where
 
 
 def test_without_a_database_rules_needing_the_catalog_report_nothing(tmp_path: Path) -> None:
-    assert run_lint(LintInput(documents(tmp_path, "table: t\n"), None, None, None), None) == []
+    assert run_lint(LintInput(documents(tmp_path, "table: t\n"), None, None), None) == []
 
 
 # --- registry and rendering --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 
 from pgharness import TestDatabase
-from pgstate.localserver import LocalServer, ensure_server
+from pgstate.servers.local import LocalServer, ensure_server
 
 
 def test_server_answers(pg_server: LocalServer) -> None:
@@ -68,8 +68,8 @@ def test_database_is_fresh_each_time(database: TestDatabase) -> None:
 
 
 def test_embedded_url_reuses_server(tmp_path: Path) -> None:
-    from pgstate.embedded import embedded_url
-    from pgstate.localserver import embedded_bin_dir, stop_server
+    from pgstate.servers.embedded import embedded_url
+    from pgstate.servers.local import embedded_bin_dir, stop_server
 
     url = embedded_url(tmp_path)
     try:

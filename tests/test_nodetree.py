@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pgharness import TestDatabase
-from pgstate.nodetree import (
+from pgstate.lint.nodetree import (
     Datum,
     Node,
     NodeTreeError,

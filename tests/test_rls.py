@@ -344,17 +344,23 @@ def test_view_keeps_its_options_and_privileges(database: TestDatabase, tmp_path:
     database.execute(
         TABLE + "CREATE VIEW v WITH (security_invoker = true) AS SELECT id, status FROM docs;GRANT SELECT ON v TO anon;"
     )
-    wider = "view: v\nquery: SELECT id, status, kind FROM docs\n"
+    wider = "view: v\nquery: SELECT id, status, kind FROM docs\nsecurity_invoker: true\n"
     _, plan, err = pgstate(database, desired(tmp_path, wider), "plan")
     assert steps(plan) == ["replace-view public.v"], err
     assert pgstate(database, desired(tmp_path, wider), "apply", "--yes")[0] == 0
     assert database.query("SELECT reloptions FROM pg_class WHERE relname = 'v'") == [(["security_invoker=true"],)]
-    renamed = "view: v\nquery: SELECT id AS doc_id, status FROM docs\n"
+    renamed = "view: v\nquery: SELECT id AS doc_id, status FROM docs\nsecurity_invoker: true\n"
     _code, plan, err = pgstate(database, desired(tmp_path, renamed), "plan")
     assert steps(plan) == ["drop-view public.v", "create-view public.v"], err
     assert pgstate(database, desired(tmp_path, renamed), "apply", "--yes")[0] == 0
     assert database.query("SELECT reloptions FROM pg_class WHERE relname = 'v'") == [(["security_invoker=true"],)]
     assert database.query("SELECT has_table_privilege('anon', 'v', 'SELECT')") == [(True,)]
+    # The options are part of the definition: one the document leaves out is a change the plan shows.
+    plain = "view: v\nquery: SELECT id AS doc_id, status FROM docs\n"
+    _code, plan, err = pgstate(database, desired(tmp_path, plain), "plan")
+    assert steps(plan) == ["replace-view public.v"], err
+    _code, report, err = pgstate(database, desired(tmp_path, plain), "drift")
+    assert [f["field"] for f in report["findings"][0]["fields"]] == ["security_invoker"], err
 
 
 def test_policy_naming_its_own_table_with_the_schema_converges(database: TestDatabase, tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from pgstate.loader import load_documents
-from pgstate.validation import KINDS, _fast_validator, _validator
+from pgstate.source.loader import load_documents
+from pgstate.source.schema import _fast_validator, _validator, document_kinds
+
+KINDS = document_kinds()
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "desired", ROOT / "desired-later", *sorted((ROOT / "tests" / "cases").glob("*/desired"))]

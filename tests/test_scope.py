@@ -101,10 +101,14 @@ def test_indexes_dropped_before_a_type_change_that_would_break_them(database: Te
 def test_out_of_range_lock_timeout_changes_nothing(database: TestDatabase, tmp_path: Path) -> None:
     database.execute("CREATE TABLE t (a int);")
     desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
-    for value in ("30d", "0", "0ms"):
+    for value in ("30d", "0ms", "0s"):
         code, _, err = pgstate(database, desired, "apply", "--yes", "--lock-timeout", value)
         assert code == 1, value
         assert "out of range" in err
+    for value in ("0", "2"):  # a number without a unit would be milliseconds to the server: refused
+        code, _, err = pgstate(database, desired, "apply", "--yes", "--lock-timeout", value)
+        assert code == 1, value
+        assert "is not a duration" in err
     assert database.query("SELECT to_regnamespace('pgstate')") == [(None,)]
 
 

@@ -9,9 +9,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from pgstate.errors import InvalidDesiredState
-from pgstate.loader import Document, load_documents
-from pgstate.naming import default_index_name
-from pgstate.validation import NO_KIND, load_schema, validate_documents
+from pgstate.model.naming import default_index_name
+from pgstate.source.documents import validate_documents
+from pgstate.source.loader import Document, load_documents
+from pgstate.source.schema import load_schema, no_kind_message
+
+NO_KIND = no_kind_message()
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -176,7 +179,7 @@ def test_line_numbers_are_right_in_the_third_document(desired: Path) -> None:
     assert str(documents[2].locate(("indexes", 0))) == "desired/a.yaml:9:5"
     assert problems(desired) == [
         "desired/a.yaml:9:5: unknown key 'colums' in index at indexes[0]; allowed: "
-        "name, columns, unique, method, where, include",
+        "name, columns, unique, method, where, include, present",
         "desired/a.yaml:9:5: index at indexes[0] is missing the required key 'columns'",
     ]
 
@@ -285,14 +288,14 @@ def test_unknown_top_level_key(desired: Path) -> None:
 def test_unknown_key_in_an_index(desired: Path) -> None:
     assert only_problem(desired, "table: User\nindexes:\n  - columns: [a]\n    uniqe: true\n") == (
         "desired/a.yaml:4:5: unknown key 'uniqe' in index at indexes[0]; "
-        "allowed: name, columns, unique, method, where, include"
+        "allowed: name, columns, unique, method, where, include, present"
     )
 
 
 def test_unknown_key_in_an_index_key(desired: Path) -> None:
     assert only_problem(desired, "table: User\nindexes:\n  - columns: [a, {column: b, ordr: desc}]\n") == (
         "desired/a.yaml:3:30: unknown key 'ordr' in index key at indexes[0].columns[1]; "
-        "allowed: column, order, nulls, opclass"
+        "allowed: column, order, nulls, opclass, collation"
     )
 
 
@@ -398,7 +401,7 @@ def test_duplicate_table_across_files(desired: Path) -> None:
     write(desired, "table: User\n", "a.yaml")
     write(desired, "table: User\nschema: public\n", "b.yaml")
     assert problems(desired) == [
-        "desired/b.yaml:1:1: table public.User is declared twice (first at desired/a.yaml:1:1)"
+        'desired/b.yaml:1:1: table public."User" is declared twice (first at desired/a.yaml:1:1)'
     ]
 
 

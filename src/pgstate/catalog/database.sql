@@ -1,4 +1,4 @@
--- The current database's own settings (ALTER DATABASE ... SET, for every role), its name, and the preloaded
+-- The current database's own settings (ALTER DATABASE ... SET, for every role), its name and the preloaded
 -- libraries: one row.
 SELECT current_database() AS database_name,
        coalesce((SELECT s.setconfig FROM pg_db_role_setting s

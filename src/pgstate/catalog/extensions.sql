@@ -1,6 +1,16 @@
--- Extensions: which are available on the server, and which are installed in this database (with version).
-SELECT a.name, e.extversion AS installed_version
+-- Extensions: which are available on the server (with their default and every installable version), and which
+-- are installed in this database (with version, schema and whether they can move to another schema).
+SELECT a.name,
+       a.default_version,
+       ARRAY(SELECT v.version FROM pg_available_extension_versions v WHERE v.name = a.name ORDER BY 1) AS versions,
+       e.extversion AS installed_version,
+       n.nspname AS schema_name,
+       e.extrelocatable AS relocatable
 FROM pg_available_extensions a
 LEFT JOIN pg_extension e ON e.extname = a.name
-UNION
-SELECT e.extname, e.extversion FROM pg_extension e
+LEFT JOIN pg_namespace n ON n.oid = e.extnamespace
+UNION ALL
+SELECT e.extname, NULL, '{}', e.extversion, n.nspname, e.extrelocatable
+FROM pg_extension e
+JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE NOT EXISTS (SELECT 1 FROM pg_available_extensions a WHERE a.name = e.extname)

@@ -1,6 +1,7 @@
--- Every function (not procedure or aggregate) with one of the given names (%(schemas)s and %(names)s are parallel
--- arrays) or oids (the temporary ones desired functions are deparsed on), each overload a row, with the fields
--- CREATE FUNCTION sets, spelled by the catalog.
+-- Every routine with one of the given names (%(schemas)s and %(names)s are parallel arrays) or oids (the temporary
+-- ones desired functions are deparsed on), each overload a row, with every attribute CREATE FUNCTION sets,
+-- spelled by the catalog, and what the format cannot express (a procedure or aggregate, a support function,
+-- transforms, a language it does not manage).
 SELECT p.oid,
        n.nspname AS schema_name,
        p.proname AS function_name,
@@ -11,18 +12,29 @@ SELECT p.oid,
        l.lanname AS language,
        CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END AS volatility,
        p.prosecdef AS security_definer,
-       (SELECT substr(setting, length('search_path=') + 1)
-        FROM unnest(p.proconfig) AS setting WHERE setting LIKE 'search\_path=%%') AS search_path,
-       p.prosrc AS body,
+       p.proisstrict AS strict,
+       p.proleakproof AS leakproof,
+       CASE p.proparallel WHEN 's' THEN 'safe' WHEN 'r' THEN 'restricted' ELSE 'unsafe' END AS parallel,
+       p.procost::float8 AS cost,
+       p.prorows::float8 AS rows,
+       p.proretset AS returns_set,
+       coalesce(p.proconfig, '{}') AS config,
+       CASE WHEN p.prosqlbody IS NULL THEN p.prosrc END AS body,
+       CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) END AS sql_body,
        pg_get_userbyid(p.proowner) AS owner,
        -- Privileges as GRANTs to replay if the function must be dropped and created: NULL when default.
        CASE WHEN p.proacl IS NOT NULL THEN ARRAY(
            SELECT coalesce(quote_ident(r.rolname), 'PUBLIC') || ' ' || a.privilege_type
-           FROM aclexplode(p.proacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee ORDER BY 1) END AS grants
+           FROM aclexplode(p.proacl) AS a LEFT JOIN pg_roles r ON r.oid = a.grantee ORDER BY 1) END AS grants,
+       concat_ws('; ',
+           CASE p.prokind WHEN 'p' THEN 'it is a procedure' WHEN 'a' THEN 'it is an aggregate'
+                          WHEN 'w' THEN 'it is a window function' END,
+           CASE WHEN p.prosupport <> 0 THEN 'it has a support function' END,
+           CASE WHEN p.protrftypes IS NOT NULL THEN 'it has transforms' END,
+           CASE WHEN l.lanname IN ('c', 'internal') THEN 'its language is ' || l.lanname END) AS unsupported
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
-WHERE p.prokind = 'f'
-  AND ((n.nspname, p.proname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
+WHERE ((n.nspname, p.proname) IN (SELECT * FROM unnest(%(schemas)s::text[], %(names)s::text[]))
        OR p.oid = ANY (%(oids)s::oid[]))
 ORDER BY n.nspname, p.proname, 4

@@ -19,7 +19,18 @@ SELECT i.indrelid AS table_oid,
        CASE WHEN 0 = ANY (i.indkey::int2[])
             THEN ARRAY(SELECT CASE WHEN i.indkey[k - 1] = 0 THEN pg_get_indexdef(i.indexrelid, k, true) END
                        FROM generate_series(1, i.indnatts) AS k ORDER BY k)
-       END AS expressions
+       END AS expressions,
+       ic.relkind = 'I' AS partitioned,
+       ic.relispartition AS inherited,
+       -- Foreign keys that reference rows through this index: dropping it would drop them (or fail).
+       ARRAY(SELECT quote_ident(fk.conname) || ' on ' || fk.conrelid::regclass::text
+             FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid ORDER BY 1) AS foreign_keys,
+       -- Functions its expressions or predicate call, as (schema, name, argument types).
+       CASE WHEN i.indexprs IS NOT NULL OR i.indpred IS NOT NULL THEN ARRAY(
+           SELECT array[fn.nspname, f.proname, oidvectortypes(f.proargtypes)]
+           FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid JOIN pg_namespace fn ON fn.oid = f.pronamespace
+           WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid AND d.refclassid = 'pg_proc'::regclass
+           ORDER BY 1) END AS functions
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam

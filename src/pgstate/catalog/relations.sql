@@ -1,4 +1,4 @@
--- Who owns each of the given relation names: names of indexes, tables, views, ... share one namespace per
+-- Who holds each of the given relation names: names of indexes, tables, views, ... share one namespace per
 -- schema, so a desired index name taken by another table's index must be refused, not dropped by mistake.
 -- %(schemas)s and %(names)s are parallel arrays.
 SELECT n.nspname AS schema_name,

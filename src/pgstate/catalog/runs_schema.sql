@@ -16,15 +16,20 @@ CREATE TABLE IF NOT EXISTS pgstate.runs (
     error          text
 );
 ALTER TABLE pgstate.runs ADD COLUMN IF NOT EXISTS rollback_of bigint REFERENCES pgstate.runs (id);
--- Settings and storage parameters pgstate set: when the desired files stop listing one, only these are reset.
+-- What pgstate set (settings, storage parameters, role settings): when the desired files stop listing one, only
+-- these are reset. The scope is the kind that set it; the object, what it belongs to (a database, a table, a role).
 CREATE TABLE IF NOT EXISTS pgstate.managed_settings (
-    scope   text NOT NULL CHECK (scope IN ('database', 'table')),
-    object  text NOT NULL,  -- the database's name, or the table as schema.name
+    scope   text NOT NULL,
+    object  text NOT NULL,
     name    text NOT NULL,
     value   text NOT NULL,
     run_id  bigint REFERENCES pgstate.runs (id),
     PRIMARY KEY (scope, object, name)
 );
+-- pgstate 0.1 allowed two scopes only, named otherwise.
+ALTER TABLE pgstate.managed_settings DROP CONSTRAINT IF EXISTS managed_settings_scope_check;
+UPDATE pgstate.managed_settings SET scope = 'setting' WHERE scope = 'database';
+UPDATE pgstate.managed_settings SET scope = 'storage' WHERE scope = 'table';
 CREATE TABLE IF NOT EXISTS pgstate.run_steps (
     run_id      bigint NOT NULL REFERENCES pgstate.runs (id),
     position    integer NOT NULL,

@@ -1,108 +1,45 @@
-"""One module per object kind, behind a small registry.
+"""One module per kind of object (see ``base.Kind``); importing the package registers every kind it holds.
 
-A kind looks at one managed table (desired and live) and returns the changes that make the live one like the
-desired one, and the findings drift reports. It knows nothing of the other kinds.
+A new kind is a new module here: it registers itself, and everything that goes through the registry (validate,
+plan, drift, export, the pre-run state, rollback, ``plan --base``) picks it up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import functools
+import graphlib
+import importlib
+import pkgutil
+from typing import Any
 
-from ..change import Change
-from ..findings import Finding
-from ..model import DesiredState, DesiredTable, LiveState, LiveTable, QualifiedName
+from .base import REGISTRY, Kind
 
-
-@dataclass(frozen=True)
-class TableContext:
-    desired: DesiredTable
-    live: LiveTable
-    # Which relation holds each name the desired indexes use (see LiveState.relations).
-    relations: dict[QualifiedName, str] = field(default_factory=dict)
-    # Functions this plan drops and creates again (a changed signature or result): policies calling them must
-    # be dropped before and created after.
-    recreated_functions: frozenset[str] = frozenset()
-    # Storage parameters of this table pgstate set (name -> value): only those are reset when undeclared.
-    managed_storage: dict[str, str] = field(default_factory=dict)
-    # Indexes that must not exist (a rollback drops what the run it undoes created).
-    absent_indexes: frozenset[QualifiedName] = frozenset()
-
-    @property
-    def changing_columns(self) -> set[str]:
-        """Columns whose type this plan changes."""
-        return {
-            column.name
-            for column in self.desired.columns
-            if column.name in self.live.columns and self.live.columns[column.name].type != column.type
-        }
-
-    @property
-    def rewritten(self) -> bool:
-        """True when a planned type change rewrites the table (so its indexes are rebuilt in the transaction)."""
-        return any(
-            column.rewrites
-            for column in self.desired.columns
-            if column.name in self.live.columns and self.live.columns[column.name].type != column.type
-        )
+# Modules of this package that hold no kind.
+_NOT_KINDS = frozenset({"base", "context"})
 
 
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    plan: Callable[[TableContext], list[Change]]
-    drift: Callable[[TableContext], list[Finding]]
+@functools.cache
+def all_kinds() -> tuple[Kind[Any, Any], ...]:
+    """Every kind, each after the kinds it names in ``after`` (then by name): the order kinds are
+    canonicalised and planned in."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in _NOT_KINDS and not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name, kind in sorted(REGISTRY.items()):
+        unknown = [other for other in kind.after if other not in REGISTRY]
+        if unknown:
+            raise RuntimeError(f"kind {name!r} comes after unknown kinds {unknown}")
+        sorter.add(name, *kind.after)
+    order: list[str] = []
+    sorter.prepare()
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order += ready
+        sorter.done(*ready)
+    return tuple(REGISTRY[name] for name in order)
 
 
-REGISTRY: dict[str, Kind] = {}
-
-
-def register(kind: Kind) -> None:
-    if kind.name in REGISTRY:
-        raise RuntimeError(f"kind {kind.name!r} registered twice")
-    REGISTRY[kind.name] = kind
-
-
-@dataclass(frozen=True)
-class GlobalKind:
-    """A kind whose objects are not a table's: functions, views, the database, upkeep."""
-
-    name: str
-    plan: Callable[[DesiredState, LiveState], list[Change]]
-    drift: Callable[[DesiredState, LiveState], list[Finding]]
-    # What the plan cannot do itself and a person must (a restart, a preload line); shown with the plan.
-    notices: Callable[[DesiredState, LiveState], list[str]] | None = None
-
-
-GLOBAL_REGISTRY: dict[str, GlobalKind] = {}
-
-
-def register_global(kind: GlobalKind) -> None:
-    if kind.name in GLOBAL_REGISTRY:
-        raise RuntimeError(f"kind {kind.name!r} registered twice")
-    GLOBAL_REGISTRY[kind.name] = kind
-
-
-def _load() -> None:
-    from . import (  # noqa: F401  # registers them
-        columns,
-        database,
-        functions,
-        indexes,
-        policies,
-        retire,
-        rls,
-        storage,
-        upkeep,
-        views,
-    )
-
-
-def all_kinds() -> list[Kind]:
-    _load()
-    return [REGISTRY[name] for name in sorted(REGISTRY)]
-
-
-def global_kinds() -> list[GlobalKind]:
-    _load()
-    return [GLOBAL_REGISTRY[name] for name in sorted(GLOBAL_REGISTRY)]
+def kind_named(name: str) -> Kind[Any, Any]:
+    all_kinds()
+    return REGISTRY[name]

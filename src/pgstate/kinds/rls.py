@@ -1,13 +1,27 @@
-"""Row-level security flags: ENABLE/DISABLE and FORCE/NO FORCE, inside the transaction (ACCESS EXCLUSIVE)."""
+"""Row-level security flags: ENABLE/DISABLE and FORCE/NO FORCE, inside the transaction (ACCESS EXCLUSIVE).
+
+Nothing protected by RLS is left open while the transaction runs: RLS is disabled before its policies are
+dropped (the action order), and enabled or forced only after the table's declared policies exist.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 from psycopg import sql
 
-from ..change import Action, Change, Hazard, Lock, Phase
-from ..findings import Finding, FindingKind
-from . import Kind, TableContext, register
-from .policies import policy_target
+from ..catalog.reader import Reader
+from ..errors import SourceLocation
+from ..model.keys import ObjectKey, table_key
+from ..model.names import QualifiedName
+from ..planning.diff import Difference
+from ..planning.steps import Action, Hazard, Lock, Phase, Step
+from ..sandbox.session import Sandbox
+from ..source.documents import Header
+from .base import Desired, Kind, Live, Part, register
+from .context import PlanContext
 
 STATEMENTS = {
     Action.ENABLE_RLS: "ENABLE ROW LEVEL SECURITY",
@@ -17,50 +31,117 @@ STATEMENTS = {
 }
 
 
-def plan(ctx: TableContext) -> list[Change]:
-    wanted, current = ctx.desired.rls, ctx.live.rls
-    if wanted is None:
-        return []
-    actions = []
-    if wanted.enabled != current.enabled:
-        actions.append(Action.ENABLE_RLS if wanted.enabled else Action.DISABLE_RLS)
-    if wanted.forced != current.forced:
-        actions.append(Action.FORCE_RLS if wanted.forced else Action.UNFORCE_RLS)
-    return [_change(ctx, action) for action in actions]
+@dataclass(frozen=True)
+class RlsSpec:
+    key: ObjectKey
+    location: SourceLocation
+    table: QualifiedName
+    enabled: bool
+    forced: bool
+    raw: Any = field(default=None, compare=False)
 
 
-def _change(ctx: TableContext, action: Action) -> Change:
-    table = ctx.desired.name
-    # Policies first, RLS last: enabling is the moment the policies start to apply, and they must all be there.
-    after = tuple(f"{Action.CREATE_POLICY} {policy_target(table, p.name)}" for p in ctx.desired.policies or ())
-    return Change(
+@dataclass(frozen=True)
+class RowSecurity:
+    table: QualifiedName
+    enabled: bool = False
+    forced: bool = False
+
+
+def key_of(table: QualifiedName) -> ObjectKey:
+    return table_key("rls", table, label=str(table))
+
+
+class RlsKind(Kind[RlsSpec, RowSecurity]):
+    name = "rls"
+    document = "table"
+    keys = ("rls",)
+    finding_changed = "rls-flags"
+
+    def parse(self, header: Header) -> list[RlsSpec]:
+        if not header.has("rls"):
+            return []
+        raw = header.get("rls") or {}
+        table = header.qualified
+        return [
+            RlsSpec(
+                key_of(table), header.locate("rls"), table, raw.get("enabled", False), raw.get("forced", False), raw
+            )
+        ]
+
+    def read(self, reader: Reader, specs: Sequence[RlsSpec]) -> Live[RowSecurity]:
+        """Every managed table's flags (lint asks of all of them), from the shared table facts."""
+        return Live(
+            {
+                key_of(name): RowSecurity(name, table.rls_enabled, table.rls_forced)
+                for name, table in reader.tables.items()
+            }
+        )
+
+    def canonicalize(self, sandbox: Sandbox, specs: Sequence[RlsSpec], live: Live[RowSecurity]) -> Desired[RowSecurity]:
+        return Desired(
+            {spec.key: RowSecurity(spec.table, spec.enabled, spec.forced) for spec in specs},
+            {},
+            {spec.key: spec.location for spec in specs},
+        )
+
+    def plan(self, differences: Sequence[Difference], context: PlanContext) -> list[Step]:
+        policies = context.kind_desired("policy").objects
+        steps = []
+        for difference in differences:
+            wanted: RowSecurity = difference.desired
+            current: RowSecurity = difference.live
+            declared = frozenset(key for key in policies if key.table == wanted.table)
+            if wanted.enabled != current.enabled:
+                steps.append(
+                    _step(
+                        wanted.table, Action.ENABLE_RLS if wanted.enabled else Action.DISABLE_RLS, difference, declared
+                    )
+                )
+            if wanted.forced != current.forced:
+                steps.append(
+                    _step(wanted.table, Action.FORCE_RLS if wanted.forced else Action.UNFORCE_RLS, difference, declared)
+                )
+        return steps
+
+    def finding(self, difference: Difference, context: PlanContext):  # type: ignore[no-untyped-def]
+        from dataclasses import replace
+
+        found = super().finding(difference, context)
+        return replace(
+            found,
+            message="row-level security flags differ",
+            desired=_flags(difference.desired),
+            live=_flags(difference.live),
+        )
+
+    def describe(self, obj: RowSecurity) -> str:
+        return f"enabled: {str(obj.enabled).lower()}, forced: {str(obj.forced).lower()}"
+
+    def to_yaml(self, key: ObjectKey, obj: RowSecurity) -> list[Part]:
+        return [Part("table", (obj.table.schema, obj.table.name), ("rls",), _flags(obj))]
+
+
+def _flags(obj: RowSecurity) -> dict[str, bool]:
+    return {"enabled": obj.enabled, "forced": obj.forced}
+
+
+def _step(table: QualifiedName, action: Action, difference: Difference, policies: frozenset[ObjectKey]) -> Step:
+    opening = action in (Action.ENABLE_RLS, Action.FORCE_RLS)
+    return Step(
         action=action,
-        target=str(table),
-        table=str(table),
+        subject=difference.key,
         statement=sql.SQL("ALTER TABLE {} {}").format(table.identifier(), sql.SQL(STATEMENTS[action])),
         lock=Lock.ACCESS_EXCLUSIVE,
         phase=Phase.TRANSACTION,
         summary=STATEMENTS[action].lower(),
+        table=table,
+        location=difference.location,
         hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
-        after=after if action in (Action.ENABLE_RLS, Action.FORCE_RLS) else (),
+        # Policies exist before RLS turns on: the table never denies what the desired state allows.
+        needs_done=policies if opening else frozenset(),
+        makes_subject=False,
     )
 
 
-def drift(ctx: TableContext) -> list[Finding]:
-    wanted, current = ctx.desired.rls, ctx.live.rls
-    if wanted is None or wanted == current:
-        return []
-    return [
-        Finding(
-            FindingKind.RLS_FLAGS,
-            "rls",
-            str(ctx.desired.name),
-            str(ctx.desired.name),
-            "row-level security flags differ",
-            desired={"enabled": wanted.enabled, "forced": wanted.forced},
-            live={"enabled": current.enabled, "forced": current.forced},
-        )
-    ]
-
-
-register(Kind("rls", plan, drift))
+register(RlsKind())

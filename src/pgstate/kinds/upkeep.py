@@ -1,107 +1,209 @@
 """Declared upkeep (``database.maintenance``): ANALYZE tables whose statistics are too old, VACUUM (ANALYZE)
 tables with too many dead tuples, REINDEX CONCURRENTLY indexes left INVALID. Run after the schema transaction,
-outside one; they change no definition, so a failure there leaves the schema steps in place."""
+outside one; they change no definition, so a failure there leaves the schema steps in place.
+
+Upkeep is not a definition: its live side is statistics, compared with the budget, and nothing of it is
+exported, recorded for rollback or part of the fingerprint.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from psycopg import sql
 
-from ..change import Action, Change, Lock, Phase
-from ..findings import Finding, FindingKind
-from ..model import DesiredState, LiveState, LiveTable, Maintenance
-from . import GlobalKind, register_global
+from ..catalog.reader import Reader
+from ..errors import SourceLocation
+from ..model.keys import ObjectKey, table_key
+from ..model.names import QualifiedName
+from ..planning.diff import Change, Difference
+from ..planning.findings import Finding
+from ..planning.steps import Action, Lock, Phase, Step
+from ..sandbox.session import Sandbox
+from ..source.documents import Header
+from ..units import duration_seconds
+from .base import Desired, Kind, Live, register
+from .context import PlanContext
 
 
-def _managed(desired: DesiredState, live: LiveState) -> list[LiveTable]:
-    return [
-        live.tables[name] for name, table in sorted(desired.tables.items()) if table.present and name in live.tables
-    ]
+@dataclass(frozen=True)
+class MaintenanceSpec:
+    key: ObjectKey
+    location: SourceLocation
+    analyze_max_age: float | None  # seconds
+    vacuum_dead_ratio: float | None
+    reindex_invalid: bool
+    raw: Any = field(default=None, compare=False)
 
 
-def _needs(table: LiveTable, maintenance: Maintenance, now: datetime) -> list[str]:
-    """Why the table is out of its upkeep budget: 'vacuum', 'analyze' (at most one of them), and indexes."""
-    reasons = []
-    upkeep = table.upkeep
-    if upkeep is not None and maintenance.vacuum_dead_ratio is not None:
-        total = upkeep.live_tuples + upkeep.dead_tuples
-        if total and upkeep.dead_tuples / total > maintenance.vacuum_dead_ratio:
-            reasons.append("vacuum")
-    if upkeep is not None and maintenance.analyze_max_age is not None and "vacuum" not in reasons:
-        age = None if upkeep.last_analyzed is None else (now - upkeep.last_analyzed).total_seconds()
-        if age is None or age > maintenance.analyze_max_age:
-            reasons.append("analyze")
-    return reasons
+@dataclass(frozen=True)
+class Statistics:
+    """What pg_stat_user_tables says of a table's statistics and dead tuples."""
+
+    last_analyzed: datetime | None  # the later of the last ANALYZE and autoanalyze
+    live_tuples: int
+    dead_tuples: int
 
 
-def plan(desired: DesiredState, live: LiveState) -> list[Change]:
-    maintenance = desired.database.maintenance if desired.database else None
-    if maintenance is None:
-        return []
-    now = datetime.now(UTC)
-    changes = []
-    for table in _managed(desired, live):
-        for reason in _needs(table, maintenance, now):
-            upkeep = table.upkeep
-            assert upkeep is not None
-            if reason == "vacuum":
-                changes.append(
-                    _step(
-                        Action.VACUUM_TABLE,
-                        table,
-                        sql.SQL("VACUUM (ANALYZE) {}"),
-                        f"{upkeep.dead_tuples:,} dead of {upkeep.live_tuples + upkeep.dead_tuples:,}"
-                        f" tuples, above {maintenance.vacuum_dead_ratio:.0%}",
+@dataclass(frozen=True)
+class UpkeepLive(Live[object]):
+    statistics: dict[QualifiedName, Statistics] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Need:
+    """Why a table or index is out of its upkeep budget."""
+
+    reason: str  # vacuum | analyze | reindex
+    summary: str
+
+
+class UpkeepKind(Kind[MaintenanceSpec, object]):
+    name = "upkeep"
+    document = "database"
+    keys = ("maintenance",)
+    after = ("index",)
+    finding_changed = "upkeep"
+
+    def parse(self, header: Header) -> list[MaintenanceSpec]:
+        if not header.has("maintenance"):
+            return []
+        raw = header.get("maintenance") or {}
+        age = raw.get("analyze_max_age")
+        return [
+            MaintenanceSpec(
+                ObjectKey("upkeep", ("database",), "maintenance"),
+                header.locate("maintenance"),
+                duration_seconds(age.replace(" ", "")) if age is not None else None,
+                raw.get("vacuum_dead_ratio"),
+                raw.get("reindex_invalid", False),
+                raw,
+            )
+        ]
+
+    def read(self, reader: Reader, specs: Sequence[MaintenanceSpec]) -> UpkeepLive:
+        if not specs:
+            return UpkeepLive({})
+        statistics = {
+            reader.oids[oid]: Statistics(last_analyzed, int(live), int(dead))
+            for oid, last_analyzed, live, dead in reader.rows("upkeep", {"oids": list(reader.oids)})
+        }
+        return UpkeepLive({}, statistics)
+
+    def canonicalize(self, sandbox: Sandbox, specs: Sequence[MaintenanceSpec], live: Live[object]) -> Desired[object]:
+        return Desired({}, {}, {spec.key: spec.location for spec in specs})
+
+    def differences(self, desired: Desired[object], live: Live[object], context: PlanContext) -> list[Difference]:
+        """One difference per table (or INVALID index) out of the budget: the need is the 'live' side."""
+        assert isinstance(live, UpkeepLive)
+        specs: Sequence[MaintenanceSpec] = context.specs.of(self.name)
+        if not specs:
+            return []
+        budget = specs[0]
+        now = datetime.now(UTC)
+        found = []
+        for table in sorted(context.present_tables):
+            statistics = live.statistics.get(table)
+            if statistics is not None:
+                need = _need(statistics, budget, now)
+                if need is not None:
+                    key = table_key("upkeep", table, need.reason, label=str(table))
+                    found.append(Difference(self.name, key, Change.CHANGED, None, need, (), budget.location))
+        if budget.reindex_invalid:
+            indexes = context.live.of("index").objects
+            declared = context.kind_desired("index").objects
+            for key, index in sorted(indexes.items()):
+                if index.table in context.present_tables and not index.valid and key not in declared:
+                    # A declared INVALID index is rebuilt by the index kind, within the run.
+                    need_key = ObjectKey("upkeep", (*key.parts, "reindex"), str(key))
+                    found.append(
+                        Difference(
+                            self.name,
+                            need_key,
+                            Change.CHANGED,
+                            None,
+                            Need("reindex", "INVALID: rebuilt concurrently"),
+                            (),
+                            budget.location,
+                        )
                     )
-                )
-            else:
-                last = upkeep.last_analyzed.isoformat(timespec="seconds") if upkeep.last_analyzed else "never"
-                changes.append(_step(Action.ANALYZE_TABLE, table, sql.SQL("ANALYZE {}"), f"last analyzed: {last}"))
-        if maintenance.reindex_invalid:
-            declared = {i.name for i in desired.tables[table.name].indexes or ()}
-            for name, index in sorted(table.indexes.items()):
-                if index.valid or name in declared:
-                    continue  # a declared INVALID index is rebuilt by the indexes kind, within the run
-                leftover = sql.Identifier(index.table.schema, f"{name}_ccnew")
-                changes.append(
-                    Change(
+        return found
+
+    def plan(self, differences: Sequence[Difference], context: PlanContext) -> list[Step]:
+        steps = []
+        for difference in differences:
+            need: Need = difference.live
+            if need.reason == "reindex":
+                schema, _table, index = difference.key.parts[:3]
+                name = QualifiedName(schema, index)
+                steps.append(
+                    Step(
                         action=Action.REINDEX_INDEX,
-                        target=str(index.qualified_name),
-                        table=str(table.name),
-                        statement=sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(index.qualified_name.identifier()),
+                        subject=difference.key,
+                        statement=sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(name.identifier()),
                         lock=Lock.SHARE_UPDATE_EXCLUSIVE,
                         phase=Phase.MAINTENANCE,
-                        summary="INVALID: rebuilt concurrently",
+                        summary=need.summary,
+                        table=difference.key.table,
+                        location=difference.location,
                         # A failed REINDEX CONCURRENTLY leaves its new copy behind, INVALID.
-                        undo=sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(leftover),
+                        undo=sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                            sql.Identifier(schema, f"{index}_ccnew")
+                        ),
                     )
                 )
-    return changes
+                continue
+            table = difference.key.table
+            assert table is not None
+            action, template = (
+                (Action.VACUUM_TABLE, "VACUUM (ANALYZE) {}")
+                if need.reason == "vacuum"
+                else (Action.ANALYZE_TABLE, "ANALYZE {}")
+            )
+            steps.append(
+                Step(
+                    action=action,
+                    subject=difference.key,
+                    statement=sql.SQL(template).format(table.identifier()),
+                    lock=Lock.SHARE_UPDATE_EXCLUSIVE,
+                    phase=Phase.MAINTENANCE,
+                    summary=need.summary,
+                    table=table,
+                    location=difference.location,
+                )
+            )
+        return steps
+
+    def finding(self, difference: Difference, context: PlanContext) -> Finding:
+        need: Need = difference.live
+        what = "index" if need.reason == "reindex" else "table"
+        return Finding(
+            "upkeep",
+            what,
+            difference.key,
+            str(difference.key.table),
+            f"out of its upkeep budget: {need.reason} ({need.summary})",
+            location=difference.location,
+        )
 
 
-def _step(action: Action, table: LiveTable, template: sql.SQL, summary: str) -> Change:
-    return Change(
-        action=action,
-        target=str(table.name),
-        table=str(table.name),
-        statement=template.format(table.name.identifier()),
-        lock=Lock.SHARE_UPDATE_EXCLUSIVE,
-        phase=Phase.MAINTENANCE,
-        summary=summary,
-    )
+def _need(statistics: Statistics, budget: MaintenanceSpec, now: datetime) -> Need | None:
+    """Why the table is out of its upkeep budget: vacuum, or analyze (at most one of them)."""
+    if budget.vacuum_dead_ratio is not None:
+        total = statistics.live_tuples + statistics.dead_tuples
+        if total and statistics.dead_tuples / total > budget.vacuum_dead_ratio:
+            return Need(
+                "vacuum", f"{statistics.dead_tuples:,} dead of {total:,} tuples, above {budget.vacuum_dead_ratio:.0%}"
+            )
+    if budget.analyze_max_age is not None:
+        last = statistics.last_analyzed
+        age = None if last is None else (now - last).total_seconds()
+        if age is None or age > budget.analyze_max_age:
+            return Need("analyze", f"last analyzed: {last.isoformat(timespec='seconds') if last else 'never'}")
+    return None
 
 
-def drift(desired: DesiredState, live: LiveState) -> list[Finding]:
-    maintenance = desired.database.maintenance if desired.database else None
-    if maintenance is None:
-        return []
-    now = datetime.now(UTC)
-    return [
-        Finding(FindingKind.UPKEEP, "table", str(table.name), str(table.name), f"out of its upkeep budget: {reason}")
-        for table in _managed(desired, live)
-        for reason in _needs(table, maintenance, now)
-    ]
-
-
-register_global(GlobalKind("upkeep", plan, drift))
+register(UpkeepKind())

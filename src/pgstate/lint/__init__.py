@@ -39,7 +39,7 @@ def run_lint(inp: LintInput, facts: LintFacts | None) -> list[LintFinding]:
 
     ``facts`` is None when no database was reachable: rules that need the catalog then report nothing.
     """
-    context = LintContext(inp, facts, Locator(inp.documents, inp.desired))
+    context = LintContext(inp, facts, Locator(inp.documents))
     silencer = Silencer(inp.documents)
     findings = [
         LintFinding(rule.id, hit.severity or rule.severity, hit.target, hit.message, hit.hint, hit.location)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SourceLocation
-from ..loader import Document
-from ..model import DesiredState, LiveState
-from ..plan import Plan
+from ..source.loader import Document
+
+if TYPE_CHECKING:
+    from ..pipeline import State
+    from ..planning.plan import Plan
 
 
 class Severity(StrEnum):
@@ -45,8 +47,7 @@ class LintFinding:
 @dataclass(frozen=True)
 class LintInput:
     documents: list[Document]  # the desired documents: for `lint: {ignore: [...]}` and for locations
-    desired: DesiredState | None  # canonical desired state; None when no database was reachable
-    live: LiveState | None  # live state of the managed objects; None when no database was reachable
+    state: State | None  # both states of the managed objects; None when no database was reachable
     plan: Plan | None
 
 

@@ -6,21 +6,17 @@ sees the same policies (the helper the rules share is :meth:`LintContext.tables`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from ..errors import SourceLocation
-from ..model import (
-    DesiredTable,
-    Function,
-    Index,
-    LiveTable,
-    Policy,
-    QualifiedName,
-    RowSecurity,
-    View,
-    quote_for_display,
-)
+from ..kinds.function.model import Function
+from ..kinds.index.model import Index
+from ..kinds.policy import Policy
+from ..kinds.rls import RowSecurity
+from ..kinds.view import View
+from ..model.names import QualifiedName, quote_for_display
 from .base import LintInput
 from .facts import LintFacts
 from .locate import Locator
@@ -29,35 +25,11 @@ from .locate import Locator
 @dataclass(frozen=True)
 class TableSubject:
     name: QualifiedName
-    desired: DesiredTable | None
-    live: LiveTable | None
     location: SourceLocation | None
-
-    @property
-    def rls(self) -> RowSecurity | None:
-        """The flags the table has after apply: declared ones, else the live ones; None when neither is known."""
-        if self.desired is not None and self.desired.rls is not None:
-            return self.desired.rls
-        return self.live.rls if self.live is not None else None
-
-    @property
-    def policies(self) -> tuple[Policy, ...] | None:
-        """The table's policies after apply: the declared set when `policies:` is given, else the live ones."""
-        if self.desired is not None and self.desired.policies is not None:
-            return self.desired.policies
-        return tuple(self.live.policies.values()) if self.live is not None else None
-
-    @property
-    def indexes(self) -> dict[str, Index]:
-        """The indexes it has after apply: the live ones (less those pruned), joined or replaced by declared ones."""
-        live = dict(self.live.indexes) if self.live is not None else {}
-        declared = self.desired.indexes if self.desired is not None else None
-        if declared is None:
-            return live
-        if self.desired is not None and self.desired.prune_indexes:
-            live = {name: index for name, index in live.items() if index.constraint is not None}
-        live.update({index.name: index for index in declared})
-        return live
+    rls: RowSecurity | None  # after apply: the declared flags, else the live ones; None when neither is known
+    policies: tuple[Policy, ...] | None  # after apply: the declared set when `policies:` is given, else the live
+    indexes: dict[str, Index] = field(default_factory=dict)  # after apply: live ones (less pruned) and declared
+    live_indexes: dict[str, Index] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,36 +38,70 @@ class LintContext:
     facts: LintFacts | None
     locator: Locator
 
+    def _kind(self, side: str, kind: str) -> Any:
+        state = self.input.state
+        if state is None:
+            return None
+        return getattr(state, side).of(kind)
+
     @cached_property
     def tables(self) -> list[TableSubject]:
-        """Every managed table that exists or will: declared present ones and the live ones read, by name."""
-        desired = self.input.desired.tables if self.input.desired else {}
-        live = self.input.live.tables if self.input.live else {}
-        names = {name for name, table in desired.items() if table.present} | (set(live) - set(desired))
-        return [
-            TableSubject(name, desired.get(name), live.get(name), self.locator.table(name)) for name in sorted(names)
-        ]
+        """Every managed table that exists or will: the declared present ones that exist."""
+        state = self.input.state
+        if state is None:
+            return []
+        context = state.context
+        rls_desired, rls_live = self._kind("desired", "rls"), self._kind("live", "rls")
+        policy_desired, policy_live = self._kind("desired", "policy"), self._kind("live", "policy")
+        index_desired, index_live = self._kind("desired", "index"), self._kind("live", "index")
+        subjects = []
+        for name in sorted(context.present_tables):
+            rls = next((v for k, v in rls_desired.objects.items() if k.table == name), None) or next(
+                (v for k, v in rls_live.objects.items() if k.table == name), None
+            )
+            if name in policy_desired.tables:
+                policies = tuple(v for k, v in sorted(policy_desired.objects.items()) if k.table == name)
+            else:
+                policies = tuple(v for k, v in sorted(policy_live.objects.items()) if k.table == name)
+            live_indexes = {v.name: v for k, v in index_live.objects.items() if k.table == name}
+            indexes = dict(live_indexes)
+            if name in index_desired.tables:
+                if index_desired.tables[name]:  # prune_indexes: what is not declared goes
+                    indexes = {n: i for n, i in indexes.items() if i.constraint is not None}
+                for key in index_desired.absent:
+                    if key.table == name:
+                        indexes.pop(key.parts[2], None)
+                indexes.update({v.name: v for k, v in index_desired.objects.items() if k.table == name})
+            subjects.append(TableSubject(name, self.locator.table(name), rls, policies, indexes, live_indexes))
+        return subjects
 
     @cached_property
     def functions(self) -> list[Function]:
         """Declared functions, and every live overload of a managed name that the desired state does not declare."""
-        desired = self.input.desired.functions if self.input.desired else {}
-        live = self.input.live.functions if self.input.live else {}
-        found = [desired[key] for key in sorted(desired)]
+        desired, live = self._kind("desired", "function"), self._kind("live", "function")
+        if desired is None:
+            return []
+        found = [desired.objects[key] for key in sorted(desired.objects)]
         declared = {function.qualified_name for function in found}
-        found += [f for name in sorted(set(live) - declared) for f in live[name]]
+        found += [f for key, f in sorted(live.objects.items()) if f.qualified_name not in declared]
         return found
 
     @cached_property
     def views(self) -> list[View]:
-        desired = self.input.desired.views if self.input.desired else {}
-        live = self.input.live.views if self.input.live else {}
-        return [desired.get(name) or live[name] for name in sorted(set(desired) | set(live))]
+        desired, live = self._kind("desired", "view"), self._kind("live", "view")
+        if desired is None:
+            return []
+        keys = sorted(set(desired.objects) | set(live.objects))
+        return [desired.objects.get(key) or live.objects[key] for key in keys]
 
     def location(self, obj: Function | View | Policy) -> SourceLocation | None:
-        """The object's own location when the desired side gave one, else its document's (or table's)."""
-        if obj.location is not None:
-            return obj.location
+        """Where the desired files declare the object, else its document's (or table's)."""
+        state = self.input.state
+        if state is not None:
+            key = _key(obj)
+            found = state.desired.of(key.kind).locations.get(key)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
         if isinstance(obj, Policy):
             return self.locator.policy(obj.table, obj.name)
         if isinstance(obj, View):
@@ -106,33 +112,11 @@ class LintContext:
     def server_version(self) -> int | None:
         if self.facts is not None:
             return self.facts.server_version
-        return self.input.live.server_version if self.input.live else None
+        return self.input.state.live.server_version if self.input.state else None
 
-    def plan_location(self, table: str, target: str) -> SourceLocation | None:
-        """Where the object a plan step touches was declared, from the step's display names (steps carry no
-        locations): the column for a column step, else the function, view or table."""
-        desired = self.input.desired
-        for name, declared in desired.tables.items() if desired else ():
-            if str(name) == table and not declared.present:
-                return self.locator.table(name)  # a table being retired
-        for subject in self.tables:
-            if str(subject.name) != table:
-                continue
-            for column in subject.desired.columns if subject.desired else ():
-                if target == f"{subject.name}.{quote_for_display(column.name)}":
-                    return column.location or self.locator.column(subject.name, column.name)
-            return subject.location
-        for function in desired.functions.values() if desired else ():
-            if target in (
-                str(function.qualified_name),
-                f"{function.qualified_name}({function.identity_arguments})",
-                f"{function.qualified_name}({function.argument_types})",
-            ):
-                return self.location(function)
-        for view in desired.views.values() if desired else ():
-            if target == str(view.name):
-                return self.location(view)
-        return None
+
+def _key(obj: Function | View | Policy) -> Any:
+    return obj.key
 
 
 def policy_target(policy: Policy) -> str:

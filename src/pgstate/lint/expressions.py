@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..nodetree import Datum, Node, NodeTreeError, parse_node_tree
+from .nodetree import Datum, Node, NodeTreeError, parse_node_tree
 
 BOOLOID = 16  # pg_type.oid of boolean, fixed in pg_type.dat
 POLICY_TABLE_VARNO = 1  # a policy's expression has one range table entry: its own table

@@ -9,8 +9,9 @@ from typing import Any
 import psycopg
 
 from ..catalog import query
-from ..introspect import read_columns
-from ..model import LiveState, QualifiedName
+from ..catalog.reader import read_columns
+from ..model.names import QualifiedName
+from ..model.state import LiveState
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,15 @@ class LintFacts:
 def read_lint_facts(conn: psycopg.Connection[Any], live: LiveState) -> LintFacts:
     """Five queries: InitPlan-worthy functions, `=` operators, attribute numbers, foreign keys, view options."""
     tables = {table.oid: name for name, table in live.tables.items()}
-    views = sorted(live.views)
+    views = sorted(view.name for view in live.of("view").objects.values())
     with conn.cursor() as cur:
         cur.execute(query("lint_initplan_functions"))
         initplan = {int(oid): str(signature) for oid, signature in cur.fetchall()}
         cur.execute(query("lint_equality_operators"))
         equality = frozenset(int(oid) for (oid,) in cur.fetchall())
-        _, by_oid = read_columns(cur, list(tables))
         attributes = {
-            tables[oid]: {attnum: attribute.name for attnum, attribute in numbered.items()}
-            for oid, numbered in by_oid.items()
+            tables[oid]: {attnum: column.name for attnum, column in numbered.items()}
+            for oid, numbered in read_columns(cur, list(tables)).items()
         }
         cur.execute(query("foreign_keys"), {"oids": list(tables)})
         foreign_keys = tuple(

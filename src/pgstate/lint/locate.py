@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import SourceLocation
-from ..loader import Document
-from ..model import DesiredState, QualifiedName
+from ..model.names import QualifiedName
+from ..source.loader import Document
 from .base import LintFinding
 
 
@@ -36,8 +36,7 @@ def _named_items(doc: Document, key: str) -> Iterable[tuple[int, str]]:
 class Locator:
     """Finds the declaration of tables, their policies, indexes and columns, functions and views."""
 
-    def __init__(self, documents: list[Document], desired: DesiredState | None):
-        self.desired = desired
+    def __init__(self, documents: list[Document]):
         self.documents: dict[tuple[str, QualifiedName], Document] = {}
         for doc in documents:
             name = _name(doc)
@@ -48,9 +47,6 @@ class Locator:
         return self.documents.get((kind, name))
 
     def table(self, name: QualifiedName) -> SourceLocation | None:
-        declared = self.desired.tables.get(name) if self.desired else None
-        if declared is not None and declared.location is not None:
-            return declared.location
         doc = self._doc("table", name)
         return doc.locate(("table",)) if doc else None
 

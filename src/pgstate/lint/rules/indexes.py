@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from ...model import Index, quote_for_display
+from ...kinds.index.model import Index
+from ...model.names import quote_for_display
 from ..base import Hit, Severity
 from ..context import LintContext
 from ..registry import rule
@@ -75,7 +76,7 @@ def _covers(index: Index, columns: tuple[str, ...]) -> bool:
 @rule("invalid-index", Severity.ERROR, "a managed table has an INVALID index: maintained on writes, used by no query")
 def invalid_index(ctx: LintContext) -> Iterator[Hit]:
     for subject in ctx.tables:
-        for index in subject.live.indexes.values() if subject.live else ():
+        for index in subject.live_indexes.values():
             if not index.valid:
                 yield Hit(
                     str(index.qualified_name),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...change import Change, Hazard
+from ...planning.steps import Hazard, Step
 from ..base import Hit, Severity
 from ..context import LintContext
 from ..registry import rule
@@ -18,7 +18,7 @@ REBUILDABLE = frozenset({"index", "invalid-index"})
 
 @rule("column-type-rewrite", Severity.WARNING, "a column type change rewrites the table under ACCESS EXCLUSIVE")
 def type_rewrite(ctx: LintContext) -> Iterator[Hit]:
-    for change in ctx.input.plan.changes if ctx.input.plan else ():
+    for change in ctx.input.plan.steps if ctx.input.plan else ():
         if Hazard.TABLE_REWRITE not in change.hazards:
             continue
         size = f" ({change.rewrites.describe()})" if change.rewrites else ""
@@ -27,7 +27,7 @@ def type_rewrite(ctx: LintContext) -> Iterator[Hit]:
             f"{change.summary}: the table{size} is copied while reads and writes wait",
             "run it in a quiet hour, or choose a binary-compatible type (varchar -> text, or a longer varchar,"
             " does not rewrite)",
-            ctx.plan_location(change.table, change.target),
+            change.location or (ctx.locator.table(change.table) if change.table else None),
         )
 
 
@@ -37,7 +37,7 @@ def type_rewrite(ctx: LintContext) -> Iterator[Hit]:
     "a plan step destroys data, or drops a policy, function or view it does not re-create (index drops do not count)",
 )
 def destructive(ctx: LintContext) -> Iterator[Hit]:
-    changes = ctx.input.plan.changes if ctx.input.plan else ()
+    changes = ctx.input.plan.steps if ctx.input.plan else ()
     created = {(_object_kind(c, "create-"), c.target) for c in changes}
     for change in changes:
         kind = _object_kind(change, "drop-") or _object_kind(change, "retire-")
@@ -50,10 +50,10 @@ def destructive(ctx: LintContext) -> Iterator[Hit]:
                 + (" (data is lost)" if loses_data else f" (no step re-creates the {kind})"),
                 "make sure it is meant: apply refuses it without --allow-destructive, and rollback restores only"
                 " what was backed up",
-                ctx.plan_location(change.table, change.target),
+                change.location or (ctx.locator.table(change.table) if change.table else None),
             )
 
 
-def _object_kind(change: Change, prefix: str) -> str | None:
+def _object_kind(change: Step, prefix: str) -> str | None:
     action = str(change.action)
     return action.removeprefix(prefix) if action.startswith(prefix) else None

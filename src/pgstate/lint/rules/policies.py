@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...model import Index, Policy, quote_for_display
-from ...nodetree import function_calls_outside_initplan
+from ...kinds.index.model import Index
+from ...kinds.policy import Policy
+from ...model.names import quote_for_display
 from ..base import Hit, Severity
 from ..context import LintContext, each_policy, policy_target
 from ..expressions import compared_columns, is_constant_true, parse
+from ..nodetree import function_calls_outside_initplan
 from ..registry import rule
 
 COMMANDS = ("select", "insert", "update", "delete")  # `all` stands for each of them

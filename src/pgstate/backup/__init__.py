@@ -1,0 +1,1 @@
+"""Dumps taken before destructive steps, verified, and restored by rollback."""

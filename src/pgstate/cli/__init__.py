@@ -1,0 +1,49 @@
+"""The command line: ``pgstate VERB [options]``; ``main(argv) -> exit code``, errors turned into codes here only."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import traceback
+
+import psycopg
+
+from ..db.connection import scrub
+from ..errors import ExitCode, PgstateError
+from .parser import build_parser
+from .verbs import VERBS
+
+
+def main(argv: list[str] | None = None) -> int:
+    # A run builds tens of thousands of small objects and no reference cycles worth collecting: the default
+    # thresholds would run the cycle collector hundreds of times for nothing (about 15% of a large plan).
+    gc.set_threshold(200_000, 50, 100)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    secrets: list[str] = []
+    try:
+        return int(VERBS[args.verb](args, secrets))
+    except PgstateError as error:
+        print(f"pgstate: {_scrubbed(error.render(), secrets)}", file=sys.stderr)
+        _traceback(args.verbose, secrets)
+        return int(error.exit_code)
+    except psycopg.Error as error:
+        print(f"pgstate: database error: {_scrubbed(str(error).strip(), secrets)}", file=sys.stderr)
+        _traceback(args.verbose, secrets)
+        return int(ExitCode.ERROR)
+    except KeyboardInterrupt:
+        print("pgstate: interrupted", file=sys.stderr)
+        return int(ExitCode.ERROR)
+
+
+def _traceback(verbose: bool, secrets: list[str]) -> None:
+    if verbose:  # scrubbed too: exception messages may quote what was passed to them
+        print(_scrubbed(traceback.format_exc(), secrets), file=sys.stderr, end="")
+
+
+def _scrubbed(text: str, urls: list[str]) -> str:
+    for url in urls:
+        text = scrub(text, url)
+    return text

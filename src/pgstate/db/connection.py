@@ -1,0 +1,87 @@
+"""Connecting: where the URL comes from, and how it is shown without its password."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from ..errors import PgstateError
+
+APPLICATION_NAME = "pgstate"
+
+
+def configured_url(option: str | None) -> str | None:
+    """--database-url, else $PGSTATE_DATABASE_URL, else $DATABASE_URL, else None."""
+    for candidate in (option, os.environ.get("PGSTATE_DATABASE_URL"), os.environ.get("DATABASE_URL")):
+        if candidate:
+            return candidate
+    return None
+
+
+def resolve_url(option: str | None, project_dir: Path) -> str:
+    """The configured URL (see configured_url), else the embedded server's."""
+    configured = configured_url(option)
+    if configured is not None:
+        return configured
+    from ..servers.embedded import embedded_url
+
+    url = embedded_url(project_dir)
+    print(
+        f"pgstate: no database URL given; using the embedded PostgreSQL under {project_dir / '.pgstate/embedded'}",
+        file=sys.stderr,
+    )
+    return url
+
+
+def describe(url: str) -> str:
+    """Where a URL points, for messages: database, host, port and user, never the password or other options."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "the given database URL (not shown: it could not be parsed)"
+    where = str(params.get("host") or "localhost")
+    if params.get("port"):
+        where += f":{params['port']}"
+    user = f" as {params['user']}" if params.get("user") else ""
+    return f"database {params.get('dbname') or '(default)'} on {where}{user}"
+
+
+def passwords_in(url: str) -> list[str]:
+    """Every password the URL carries, however it is written (user:pw@, ?password=, password='...')."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return [url]  # unparseable: treat the whole string as secret
+    found = [str(params["password"])] if params.get("password") else []
+    if "://" in url:
+        password = urlsplit(url).password
+        if password:
+            found.append(password)
+            found.append(unquote(password))
+    return [p for p in found if p]
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection: pgstate opens its transactions explicitly."""
+    try:
+        return psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME)
+    except psycopg.Error as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PgstateError(
+            f"cannot connect to {describe(url)}: {scrub(message, url)}",
+            hint="check --database-url, $PGSTATE_DATABASE_URL or $DATABASE_URL",
+        ) from None
+
+
+def scrub(text: str, url: str) -> str:
+    """Remove the URL's passwords (and the URL itself) from a text that might echo them."""
+    text = text.replace(url, describe(url))
+    for password in sorted(passwords_in(url), key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text

@@ -1,0 +1,1 @@
+"""The record of runs in the database, the pre-run state, and rollback."""

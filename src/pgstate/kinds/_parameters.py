@@ -1,0 +1,89 @@
+"""What database settings and role settings share: values compared as the server reads them (the unit and type
+of each setting from pg_settings; a list setting as its elements), what cannot be set below the server, and how
+a value is written in SQL and YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from ..model.names import parse_identifier_list
+from ..units import SettingInfo, is_list_setting, setting_value
+
+# Contexts in which ALTER DATABASE/ROLE ... SET has no effect or is refused (pg_settings.context).
+SERVER_CONTEXTS = {
+    "postmaster": "a restart",
+    "sighup": "a reload (pg_ctl reload, SELECT pg_reload_conf())",
+    "internal": "a rebuilt server (it cannot be changed)",
+}
+
+
+def setting_text(value: Any) -> str | tuple[str, ...]:
+    """A YAML value as PostgreSQL reads the setting: booleans as on/off; a list as its elements."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return tuple(str(item) for item in value)
+    return str(value)
+
+
+def elements(name: str, value: str | tuple[str, ...]) -> tuple[str, ...] | None:
+    """The elements of a list setting (``search_path: "public, extensions"`` has two); None for other settings."""
+    if not is_list_setting(name):
+        return None
+    if isinstance(value, tuple):
+        return value
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def stored_elements(name: str, stored: str) -> str | tuple[str, ...]:
+    """A value as pg_db_role_setting stores it; a list setting's as its elements (``"$user", public``)."""
+    return parse_identifier_list(stored) if is_list_setting(name) else stored
+
+
+def comparable(name: str, value: str | tuple[str, ...], info: SettingInfo | None) -> object:
+    """What two values of a setting compare as: the elements of a list, else the value in the setting's unit."""
+    listed = elements(name, value)
+    if listed is not None:
+        return listed
+    return setting_value(str(value), info)
+
+
+def value_sql(name: str, value: str | tuple[str, ...]) -> sql.Composable:
+    """``SET name = value``'s value: one literal, or for a list setting one literal per element."""
+    listed = elements(name, value)
+    if listed is not None:
+        return sql.SQL(", ").join(sql.Literal(item) for item in listed) if listed else sql.Literal("")
+    return sql.Literal(str(value))
+
+
+def yaml_value(name: str, value: str | tuple[str, ...]) -> Any:
+    """A stored value for a desired document: a list setting as a list, others as text."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def shown(value: str | tuple[str, ...]) -> str:
+    return ", ".join(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A setting as desired or as stored: its value as text (a list setting's as elements), and its comparable
+    form, which alone decides equality."""
+
+    owner: str  # the database's name, or the role and its scope
+    name: str
+    value: str | tuple[str, ...] = field(compare=False)
+    canonical: object = None
+
+    @staticmethod
+    def of(owner: str, name: str, value: str | tuple[str, ...], catalog: Mapping[str, SettingInfo]) -> Parameter:
+        return Parameter(owner, name, value, comparable(name, value, catalog.get(name)))
+
+
+def parse_config(entries: list[str]) -> dict[str, str]:
+    """setconfig / proconfig entries ``name=value`` as a dict (the value may itself contain '=')."""
+    return {name: value for name, _, value in (entry.partition("=") for entry in entries)}

@@ -1,0 +1,321 @@
+"""Desired indexes as the server spells them.
+
+What can be decided locally is (plain columns; an operator class, expression or predicate written exactly as the
+live index of the same name prints it). Everything else is created, in declaration order, on the round's empty
+copy of the table (named as the table, with the desired column types, so unnamed indexes get the names
+PostgreSQL will give them) and read back, for all tables at once, with the query that reads the live ones.
+
+Where column types change, the live indexes are also built on a second copy before the change, which shows how
+they will read afterwards (``lower((email)::text)`` becomes ``lower(email)``) and which ones it rebuilds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import psycopg
+from psycopg import sql
+
+from ...catalog import query
+from ...errors import SourceLocation
+from ...model.keys import ObjectKey
+from ...model.names import QualifiedName, quote_for_display
+from ...sandbox.copies import Copy, alter_type_sql, column_changes, copy_columns, copy_of
+from ...sandbox.session import NotASingleExpression, Sandbox, located
+from ..base import Desired
+from .ddl import create_index_sql
+from .model import Index, IndexesSpec, IndexKey, IndexSpec, KeySpec, key_of, temporary_name
+from .read import read_indexes
+
+PROJECTION_TABLE = "pgstate_projection"
+
+
+@dataclass(frozen=True)
+class IndexDesired(Desired[Index]):
+    # Tables whose indexes are managed: table -> prune_indexes.
+    tables: Mapping[QualifiedName, bool] = field(default_factory=dict)
+    # Column key -> the live indexes its type change rebuilds (measured on a copy that holds them).
+    rebuilds: Mapping[ObjectKey, tuple[str, ...]] = field(default_factory=dict)
+    # Relation names the desired indexes would newly take -> who holds each now ("index on <table>", or a kind).
+    owners: Mapping[QualifiedName, str] = field(default_factory=dict)
+
+
+def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[ObjectKey, Index]) -> IndexDesired:
+    objects: dict[ObjectKey, Index] = {}
+    absent: dict[ObjectKey, SourceLocation | None] = {}
+    locations = {}
+    rebuilds: dict[ObjectKey, tuple[str, ...]] = {}
+    tables: dict[QualifiedName, bool] = {}
+    work: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]]]] = []
+    for spec in specs:
+        if spec.entries is None or spec.table not in sandbox.live.tables:
+            continue
+        tables[spec.table] = spec.prune
+        current = {index.name: index for key, index in live.items() if key.table == spec.table}
+        projected: dict[str, tuple[Index, Index]] = {}  # name -> (as it will read after the type changes, live)
+        if column_changes(sandbox, spec.table):
+            with sandbox.collect(spec.location):
+                after = _project(sandbox, spec.table, list(current.values()), rebuilds)
+                projected = {name: (index, current[name]) for name, index in after.items()}
+        server = []
+        for entry in spec.entries:
+            if not entry.present:
+                assert entry.name is not None, "the schema requires a name with present: false"
+                absent[key_of(spec.table, entry.name)] = entry.location
+                locations[key_of(spec.table, entry.name)] = entry.location
+                continue
+            local = _local_index(entry, current)
+            if local is None:
+                server.append(entry.position)
+            else:
+                objects[local.key] = local
+                locations[local.key] = entry.location
+        if server:
+            work.append((spec, server, projected))
+    for index, location in _deparse(sandbox, work):
+        objects[index.key] = index
+        locations[index.key] = location
+    return IndexDesired(
+        objects=objects,
+        absent=absent,
+        locations=locations,
+        tables=tables,
+        rebuilds=rebuilds,
+        owners=_owners(sandbox, objects, live),
+    )
+
+
+def _deparse(
+    sandbox: Sandbox, work: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]]]]
+) -> list[tuple[Index, SourceLocation]]:
+    """Create every desired index of each table on its copy, in declaration order (a name PostgreSQL chooses for
+    an unnamed one takes the others into account); read back, in one pass, those the server was needed for."""
+    built: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]], Copy]] = []
+    for spec, positions, projected in work:
+        assert spec.entries is not None
+        with sandbox.collect(spec.location):
+            copy = copy_of(sandbox, spec.table)
+            for entry in spec.entries:
+                if not entry.present:
+                    continue
+                if entry.position in positions:
+                    _check_fragments(sandbox, entry, copy.identifier)
+                name = entry.known_name if entry.is_plain or entry.name else None
+                try:
+                    sandbox.execute(create_index_sql(entry, copy.identifier, name=name))
+                except psycopg.Error as error:
+                    raise located(error, entry.location) from None
+            built.append((spec, positions, projected, copy))
+    if not built:
+        return []
+    copies = [copy for *_, copy in built]
+    names = _created_names(sandbox, copies)
+    found = read_indexes(sandbox.cur, {copy.oid: copy.table for copy in copies}, copy_columns(sandbox, copies))
+    result = []
+    for spec, positions, projected, copy in built:
+        assert spec.entries is not None
+        present = [entry for entry in spec.entries if entry.present]
+        for number, entry in enumerate(present):
+            if entry.position not in positions:
+                continue
+            name = names[copy.oid][number]
+            index = found[copy.oid][name]
+            try:
+                _check_structure(entry, index)
+            except NotASingleExpression as refused:
+                sandbox.problems.add(refused.message, refused.location)
+                continue
+            projection = projected.get(name)
+            if projection is not None and projection[0].definition() == index.definition():
+                # Equal once the types change: spelled as the live index is spelled today, so no step is planned.
+                live = projection[1]
+                index = replace(
+                    index,
+                    keys=live.keys,
+                    include=live.include,
+                    predicate=live.predicate,
+                    method=live.method,
+                    unique=live.unique,
+                )
+            result.append((index, entry.location))
+    return result
+
+
+def _created_names(sandbox: Sandbox, copies: list[Copy]) -> dict[int, list[str]]:
+    """Each copy's indexes by creation order (oid order): the position of a spec is the position of its index."""
+    rows = sandbox.rows(
+        sql.SQL(
+            "SELECT i.indrelid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = ANY (%(oids)s::oid[]) ORDER BY i.indrelid, i.indexrelid"
+        ),
+        {"oids": [copy.oid for copy in copies]},
+    )
+    names: dict[int, list[str]] = {}
+    for oid, name in rows:
+        names.setdefault(int(oid), []).append(name)
+    return names
+
+
+def _check_fragments(sandbox: Sandbox, entry: IndexSpec, copy: sql.Composable) -> None:
+    for key in entry.keys:
+        if key.expression is not None:
+            sandbox.check_single_expression(key.expression, copy, key.location)
+    if entry.where is not None:
+        sandbox.check_single_expression(entry.where, copy, entry.where_location)
+
+
+def _check_structure(spec: IndexSpec, built: Index) -> None:
+    """What the server built must have exactly the shape the spec asked for, else a fragment smuggled more."""
+    same = (
+        len(built.keys) == len(spec.keys)
+        and built.include == spec.include
+        and (built.predicate is None) == (spec.where is None)
+        and built.unique == spec.unique
+        and built.method == spec.method
+        and all(
+            (b.column is None) == (s.column is None)
+            and b.descending == s.descending
+            and (b.nulls_first == s.nulls_first or spec.method != "btree")
+            for b, s in zip(built.keys, spec.keys, strict=False)
+        )
+    )
+    if not same:
+        raise NotASingleExpression("an expression or predicate of this index is not a single expression", spec.location)
+
+
+def _project(
+    sandbox: Sandbox, table: QualifiedName, current: list[Index], rebuilds: dict[ObjectKey, tuple[str, ...]]
+) -> dict[str, Index]:
+    """The live indexes as they will read after the type changes; records which ones each change rebuilds.
+
+    An index that cannot survive the change (an operator class the new type lacks) makes the projection fail;
+    then nothing is projected, and the plan (which drops indexes before changing types) or the apply decides.
+    """
+    from ..column import key_of as column_key
+
+    candidates = [index for index in current if index.valid and not index.partitioned]
+    name = f"{PROJECTION_TABLE}_{len(sandbox.round.copies) if sandbox.round else 0}"
+    copy = sql.Identifier("pg_temp", name)
+    found: dict[ObjectKey, tuple[str, ...]] = {}
+    try:
+        with sandbox.cur.connection.transaction():
+            sandbox.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, table.identifier()))
+            oid = int(sandbox.rows(sql.SQL("SELECT {}::regclass::oid").format(sql.Literal(f"pg_temp.{name}")))[0][0])
+            for number, index in enumerate(candidates):
+                sandbox.execute(create_index_sql(index, copy, name=f"{name}_{number}"))
+            for change in column_changes(sandbox, table):
+                before = _index_filenodes(sandbox, oid)
+                sandbox.execute(alter_type_sql(copy, change))
+                after = _index_filenodes(sandbox, oid)
+                found[column_key(table, change.column)] = tuple(
+                    sorted(candidates[int(n.rsplit("_", 1)[1])].name for n in before if before[n] != after[n])
+                )
+            columns = copy_columns(sandbox, [Copy(table, oid, copy)])
+            projected = read_indexes(sandbox.cur, {oid: table}, columns).get(oid, {})
+            sandbox.execute(sql.SQL("DROP TABLE {}").format(copy))
+    except psycopg.Error:
+        return {}
+    rebuilds.update(found)
+    return {index.name: projected[f"{name}_{n}"] for n, index in enumerate(candidates)}
+
+
+def _index_filenodes(sandbox: Sandbox, table_oid: int) -> dict[str, int]:
+    rows = sandbox.rows(
+        sql.SQL(
+            "SELECT c.relname, c.relfilenode FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = %s"
+        ),
+        [table_oid],
+    )
+    return {name: filenode for name, filenode in rows}
+
+
+def _owners(
+    sandbox: Sandbox, desired: Mapping[ObjectKey, Index], live: Mapping[ObjectKey, Index]
+) -> dict[QualifiedName, str]:
+    """Who holds the relation names applying the desired indexes would newly take: the names of indexes the table
+    does not have yet, and the temporary names of replacements. A name the table's own index holds is ours."""
+    names = set()
+    for key, index in desired.items():
+        existing = live.get(key)
+        if existing is None:
+            names.add(index.qualified_name)
+        elif existing.definition() != index.definition():
+            names.add(QualifiedName(index.table.schema, temporary_name(index.name)))
+    if not names:
+        return {}
+    wanted = sorted(names)
+    rows = sandbox.rows(query("relations"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    owners = {}
+    for schema, name, relkind, table_schema, table_name in rows:
+        if relkind in ("i", "I"):
+            owners[QualifiedName(schema, name)] = f"index on {QualifiedName(table_schema, table_name)}"
+        else:
+            owners[QualifiedName(schema, name)] = RELKINDS.get(relkind, "relation")
+    return owners
+
+
+RELKINDS = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+    "f": "foreign table",
+    "c": "type",
+    "t": "TOAST table",
+}
+
+
+# --- what can be decided without the server ----------------------------------------------------------------------
+
+
+def _local_index(spec: IndexSpec, current: Mapping[str, Index]) -> Index | None:
+    """The model of an index spec when no server is needed for it, else None.
+
+    Plain columns never need the server. An operator class, collation, expression or predicate needs it unless it
+    is written exactly as the live index of the same name prints it: then it means the same.
+    """
+    name = spec.known_name
+    if name is None:
+        return None  # PostgreSQL names expression keys after the function; only the server knows
+    live_index = current.get(name)
+    keys: list[IndexKey] = []
+    for position, key in enumerate(spec.keys):
+        live_key = live_index.keys[position] if live_index and position < len(live_index.keys) else None
+        local = _local_key(key, live_key)
+        if local is None:
+            return None
+        keys.append(local)
+    predicate = spec.where
+    if predicate is not None:
+        if live_index is None or live_index.predicate != predicate.strip():
+            return None
+        predicate = live_index.predicate
+    return Index(
+        table=spec.table,
+        name=name,
+        keys=tuple(keys),
+        method=spec.method,
+        unique=spec.unique,
+        include=spec.include,
+        predicate=predicate,
+    )
+
+
+def _local_key(key: KeySpec, live_key: IndexKey | None) -> IndexKey | None:
+    local = IndexKey(key.column, None, key.descending, key.nulls_first, None, None)
+    if key.column is not None and key.opclass is None and key.collation is None:
+        return local
+    if live_key is None:
+        return None
+    wanted_collation = quote_for_display(key.collation) if key.collation is not None else None
+    same_decoration = live_key.opclass == key.opclass and live_key.collation == wanted_collation
+    if key.column is not None and live_key.column == key.column and same_decoration:
+        return replace(local, opclass=live_key.opclass, collation=live_key.collation)
+    if key.expression is not None and same_decoration and live_key.expression == key.expression.strip():
+        return IndexKey(
+            None, live_key.expression, key.descending, key.nulls_first, live_key.opclass, live_key.collation
+        )
+    return None

@@ -1,0 +1,65 @@
+"""The two states a plan compares: the live one, read in one snapshot, and the desired one, canonicalised by the
+server. Each holds, per kind, that kind's container of objects (``kinds.base.Live`` and ``kinds.base.Desired``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .keys import ObjectKey
+from .names import QualifiedName
+from .tables import TableFacts
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """Facts about the server and session that every plan depends on."""
+
+    version: int  # server_version_num, e.g. 180001
+    search_path: str
+    database: str
+    user: str = ""
+    has_records: bool = False  # pgstate.managed_settings exists (an apply ran here before)
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A live object that depends on another (pg_depend), so that the other cannot change while it exists.
+
+    ``parent`` is what it depends on directly; ``root`` the object whose change makes it matter (a column whose
+    type changes, a function that is dropped and created): for a view on a view on a column, the outer view's
+    parent is the inner view and its root the column.
+    """
+
+    key: ObjectKey
+    parent: ObjectKey
+    root: ObjectKey
+    description: str  # as people read it: "policy p on public.t", "trigger t on public.u"
+    supported: bool  # a kind pgstate can drop and re-create exactly (policy, view, index)
+
+
+@dataclass(frozen=True)
+class LiveState:
+    server: ServerFacts
+    tables: Mapping[QualifiedName, TableFacts]
+    kinds: Mapping[str, Any]  # kind name -> its kinds.base.Live
+    dependencies: tuple[Dependency, ...] = ()
+    # What pgstate set and may reset: (kind, object, name) -> value (pgstate.managed_settings).
+    managed: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+
+    @property
+    def server_version(self) -> int:
+        return self.server.version
+
+    def of(self, kind: str) -> Any:
+        return self.kinds[kind]
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    kinds: Mapping[str, Any]  # kind name -> its kinds.base.Desired
+    files: tuple[str, ...] = ()
+
+    def of(self, kind: str) -> Any:
+        return self.kinds[kind]

@@ -1,0 +1,137 @@
+"""The flow every verb shares: read the desired files into specs, read the live state in one snapshot, have the
+server canonicalise the specs, compare once; plan and drift both start from that comparison."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .catalog.snapshot import read_live
+from .errors import InvalidDesiredState, PgstateError
+from .kinds import all_kinds
+from .kinds.context import PlanContext
+from .model.names import QualifiedName
+from .model.state import DesiredState, LiveState
+from .planning.compare import compare
+from .planning.plan import Plan, make_plan
+from .sandbox.session import Sandbox
+from .source.documents import SpecSet, read_specs
+from .source.loader import load_documents
+
+
+def load_desired(directory: Path) -> SpecSet:
+    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database."""
+    if not directory.is_dir():
+        raise PgstateError(
+            f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
+        )
+    return read_specs(load_documents(directory), directory)
+
+
+@dataclass(frozen=True)
+class State:
+    """Both states of one command, and their comparison."""
+
+    specs: SpecSet
+    desired: DesiredState
+    live: LiveState
+    context: PlanContext
+
+
+def read_state(conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str) -> State:
+    live = read_live(conn, specs)
+    desired = canonicalize(conn, specs, live, lock_timeout=lock_timeout)
+    return State(specs, desired, live, compare(desired, live, specs))
+
+
+def plan_for(conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str) -> tuple[State, Plan]:
+    """The state and the plan; raises InvalidDesiredState naming every declared thing the catalog contradicts."""
+    state = read_state(conn, specs, lock_timeout=lock_timeout)
+    problems = [
+        problem
+        for kind in all_kinds()
+        for problem in kind.problems(state.context.differences_of(kind.name), state.context)
+    ]
+    if problems:
+        raise InvalidDesiredState(problems)
+    return state, make_plan(state.context, lock_timeout=lock_timeout)
+
+
+def canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str) -> DesiredState:
+    """Every kind's desired objects as the server spells them. Kinds of functions, views, the database and roles
+    first (policies may call a new function), then the kinds of table objects, table by table in rounds (a
+    table's temporary copy is named as the table, so two tables of one name go to different rounds)."""
+    sandbox = Sandbox(conn, live, lock_timeout)
+    results: dict[str, Any] = {}
+    try:
+        for kind in all_kinds():
+            if kind.document != "table":
+                results[kind.name] = kind.canonicalize(sandbox, specs.of(kind.name), live.of(kind.name))
+                sandbox.desired[kind.name] = results[kind.name]
+        parts: dict[str, list[Any]] = defaultdict(list)
+        for number, tables in enumerate(table_rounds(specs)):
+            with sandbox.in_round(number):
+                for kind in all_kinds():
+                    if kind.document == "table":
+                        own = [spec for spec in specs.of(kind.name) if spec.key.table in tables]
+                        found = kind.canonicalize(sandbox, own, live.of(kind.name))
+                        parts[kind.name].append(found)
+                        sandbox.desired[kind.name] = found
+        for kind in all_kinds():
+            if kind.document == "table":
+                results[kind.name] = (
+                    merge(parts[kind.name]) if parts[kind.name] else kind.canonicalize(sandbox, (), live.of(kind.name))
+                )
+    finally:
+        sandbox.close()
+    sandbox.problems.raise_if_any()
+    return DesiredState(results, specs.files)
+
+
+def table_rounds(specs: SpecSet) -> list[set[QualifiedName]]:
+    """The managed tables in rounds where no two share a name (in different schemas)."""
+    rounds: list[set[QualifiedName]] = []
+    names: list[set[str]] = []
+    for header in specs.headers:
+        if header.kind != "table":
+            continue
+        table = header.qualified
+        for number, taken in enumerate(names):
+            if table in rounds[number]:
+                break
+            if table.name not in taken:
+                rounds[number].add(table)
+                taken.add(table.name)
+                break
+        else:
+            rounds.append({table})
+            names.append({table.name})
+    return rounds or [set()]
+
+
+def merge(parts: Sequence[Any]) -> Any:
+    """One kind's Desired from its rounds: the same type, every mapping and set joined."""
+    import dataclasses
+
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(first):
+        items = [getattr(part, field.name) for part in parts]
+        if isinstance(items[0], frozenset):
+            values[field.name] = frozenset().union(*items)
+        else:
+            joined: dict[Any, Any] = {}
+            for item in items:
+                joined.update(item)
+            values[field.name] = joined
+    return type(first)(**values)
+
+
+__all__ = ["InvalidDesiredState", "State", "canonicalize", "load_desired", "plan_for", "read_state"]

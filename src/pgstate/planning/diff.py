@@ -1,0 +1,109 @@
+"""One generic keyed diff for every kind: desired and live objects paired by key into added, removed and changed
+ones, each changed one with its differing fields. Plan and drift both start from these differences."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SourceLocation
+from ..model.keys import ObjectKey
+
+if TYPE_CHECKING:
+    from ..kinds.base import Desired, Kind, Live
+    from ..kinds.context import PlanContext
+
+
+class Change(StrEnum):
+    ADDED = "added"  # desired, not live: to be created
+    REMOVED = "removed"  # live, and the desired state excludes it: to be dropped
+    CHANGED = "changed"  # both, and they differ
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str  # a path into the object, e.g. keys[0].descending
+    desired: Any
+    live: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"field": self.field, "desired": self.desired, "live": self.live}
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str
+    key: ObjectKey
+    change: Change
+    desired: Any  # the desired object (None when removed)
+    live: Any  # the live object (None when added)
+    fields: tuple[FieldChange, ...] = ()
+    location: SourceLocation | None = None  # where the desired files declare it (or exclude it)
+
+
+def keyed_diff(kind: Kind[Any, Any], desired: Desired[Any], live: Live[Any], context: PlanContext) -> list[Difference]:
+    """Pair desired and live objects by key. Live objects no spec declares are removed only when the kind's
+    ``live_only`` says so; objects declared absent are removed when they exist."""
+    from ..kinds.base import Disposition
+
+    found: list[Difference] = []
+    for key, wanted in desired.objects.items():
+        if not context.in_scope(key):
+            continue
+        current = live.objects.get(key)
+        location = desired.locations.get(key)
+        if current is None:
+            found.append(Difference(kind.name, key, Change.ADDED, wanted, None, (), location))
+        elif current != wanted:
+            found.append(
+                Difference(kind.name, key, Change.CHANGED, wanted, current, field_changes(wanted, current), location)
+            )
+    for key, location in desired.absent.items():
+        current = live.objects.get(key)
+        if current is not None and context.in_scope(key):
+            found.append(Difference(kind.name, key, Change.REMOVED, None, current, (), location))
+    for key, current in live.objects.items():
+        if key in desired.objects or key in desired.absent or not context.in_scope(key):
+            continue
+        if kind.live_only(key, current, desired, context) is Disposition.REMOVE:
+            found.append(Difference(kind.name, key, Change.REMOVED, None, current, (), context.location_of(key)))
+    return sorted(found, key=lambda difference: difference.key)
+
+
+def plain(obj: Any) -> Any:
+    """The object as plain data, without what is not part of its definition (compare=False fields)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare}
+    if isinstance(obj, tuple | list | frozenset):
+        items = [plain(item) for item in obj]
+        return sorted(items, key=repr) if isinstance(obj, frozenset) else items
+    if isinstance(obj, dict):
+        return {str(key): plain(value) for key, value in sorted(obj.items(), key=lambda item: repr(item[0]))}
+    if isinstance(obj, StrEnum):
+        return str(obj)
+    return obj
+
+
+def field_changes(desired: Any, live: Any) -> tuple[FieldChange, ...]:
+    """Each differing field: its path (``keys[0].descending``), the desired and the live value."""
+    from deepdiff import DeepDiff  # imported only when something differs
+
+    found = []
+    diff = DeepDiff(plain(desired), plain(live), view="tree")
+    for items in diff.values():
+        for item in items:
+            path = "".join(
+                f"[{part}]" if isinstance(part, int) else (f".{part}" if index else str(part))
+                for index, part in enumerate(item.path(output_format="list"))
+            )
+            desired_value = None if type(item.t1).__name__ == "NotPresent" else item.t1
+            live_value = None if type(item.t2).__name__ == "NotPresent" else item.t2
+            found.append(FieldChange(path, desired_value, live_value))
+    return tuple(sorted(found, key=lambda change: change.field))
+
+
+def changed_names(differences: Iterable[Difference]) -> list[str]:
+    return sorted({change.field.split(".")[0].split("[")[0] for d in differences for change in d.fields})

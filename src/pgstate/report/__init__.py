@@ -1,0 +1,1 @@
+"""Plans, drift and history written for people and machines."""

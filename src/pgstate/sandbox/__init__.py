@@ -1,0 +1,1 @@
+"""The rolled-back transaction in which the server canonicalises desired fragments."""

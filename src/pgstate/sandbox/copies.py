@@ -1,0 +1,98 @@
+"""Empty temporary copies of managed tables, with the desired column types, on which desired indexes, policies
+and storage parameters are created and read back.
+
+The copy is named as its table (in ``pg_temp``), so the server chooses index names and prints policy expressions
+as it will on the real table. Its columns get the desired types first, each ``ALTER ... TYPE`` showing whether it
+rewrites the table (the copy's relfilenode changes). A copy is made the first time a kind asks for it in a round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from ..catalog.reader import read_columns
+from ..errors import SourceLocation
+from ..model.names import QualifiedName
+from ..model.tables import ColumnFacts
+from .session import Sandbox, located
+
+
+@dataclass(frozen=True)
+class ColumnChange:
+    """A desired type (and collation) of a column, as the server spells them, and how values convert."""
+
+    column: str
+    type: str
+    collation: str | None  # quoted as the catalog prints it; None: the type's default
+    using: str | None
+    location: SourceLocation
+
+
+@dataclass
+class Copy:
+    table: QualifiedName
+    oid: int
+    identifier: sql.Identifier
+    rewrites: dict[str, bool] = field(default_factory=dict)  # column -> its type change rewrites the table
+
+
+def alter_type_sql(table: sql.Composable, change: ColumnChange) -> sql.Composed:
+    """ALTER ... TYPE [COLLATE] with USING; without one, the column is cast to the new type (``"c"::type``)."""
+    new_type = sql.SQL(change.type)  # as format_type printed it
+    collate = sql.SQL(" COLLATE {}").format(sql.SQL(change.collation)) if change.collation else sql.SQL("")
+    conversion = (
+        sql.SQL(change.using)  # parsed by the server, alone and on an empty copy, before it gets here
+        if change.using is not None
+        else sql.SQL("{}::{}").format(sql.Identifier(change.column), new_type)
+    )
+    return sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {}{} USING ({})").format(
+        table, sql.Identifier(change.column), new_type, collate, conversion
+    )
+
+
+def column_changes(sandbox: Sandbox, table: QualifiedName) -> list[ColumnChange]:
+    """The desired type changes of a table's columns, as the column kind canonicalised them."""
+    changes: Mapping[QualifiedName, list[ColumnChange]] = sandbox.facts.get("column_changes", {})
+    return changes.get(table, [])
+
+
+def copy_of(sandbox: Sandbox, table: QualifiedName) -> Copy:
+    """The round's copy of ``table`` with the desired column types, made on first use."""
+    assert sandbox.round is not None, "copies are made in rounds"
+    found: Copy | None = sandbox.round.copies.get(table)
+    if found is not None:
+        return found
+    identifier = sql.Identifier("pg_temp", table.name)
+    sandbox.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(identifier, table.identifier()))
+    oid, filenode = _oid_and_filenode(sandbox, table.name)
+    copy = Copy(table, oid, identifier)
+    for change in column_changes(sandbox, table):
+        if change.using is not None:
+            sandbox.check_single_expression(change.using, identifier, change.location)
+        try:
+            sandbox.execute(alter_type_sql(identifier, change))
+        except psycopg.Error as error:
+            raise located(error, change.location) from None
+        _, new_filenode = _oid_and_filenode(sandbox, table.name)
+        copy.rewrites[change.column] = new_filenode != filenode
+        filenode = new_filenode
+    sandbox.round.copies[table] = copy
+    return copy
+
+
+def copy_columns(sandbox: Sandbox, copies: Iterable[Copy]) -> dict[int, dict[int, ColumnFacts]]:
+    """The columns of the copies, by oid and attribute number: one query for all of them."""
+    return read_columns(sandbox.cur, [copy.oid for copy in copies])
+
+
+def _oid_and_filenode(sandbox: Sandbox, name: str) -> tuple[int, int]:
+    rows = sandbox.rows(
+        sql.SQL("SELECT oid, relfilenode FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relname = %s"),
+        [name],
+    )
+    assert rows, "the temporary copy was just created"
+    return int(rows[0][0]), int(rows[0][1])

@@ -1,0 +1,191 @@
+"""The sandbox: one transaction that is always rolled back, in which the server parses and deparses desired
+fragments on empty temporary objects, and how its refusals are reported.
+
+Every statement runs in the extended query protocol, where the server accepts exactly one statement; every
+fragment must also stand alone as one expression, and what is built from it must have the shape the spec asked
+for. A fragment that is not a single expression is refused and never reaches the live tables.
+
+The transaction starts only when a kind first needs the server (a no-op plan whose fragments all match the live
+spelling never opens it). Managed tables are worked on in rounds, each in a savepoint that is rolled back at its
+end: temporary copies are named as their tables (so that the server names and prints things as it will on the
+real ones), and two tables of one name in different schemas go to different rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ..db.sqlexec import execute
+from ..errors import InvalidDesiredState, PgstateError, SourceLocation
+from ..model.state import LiveState
+
+# Fragments are parsed on empty temporary objects: nothing here should take long.
+STATEMENT_TIMEOUT = "30s"
+SINGLE_EXPRESSION_HINT = "write one SQL expression, without ';', comments or extra clauses"
+
+
+@dataclass
+class Problems:
+    """Every fragment the server refused, each located in its file."""
+
+    items: list[PgstateError] = field(default_factory=list)
+
+    def add(self, message: str, location: SourceLocation, hint: str | None = None) -> None:
+        self.items.append(PgstateError(message, location=location, hint=hint))
+
+    def sorted(self) -> list[PgstateError]:
+        return sorted(self.items, key=_location_order)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidDesiredState(self.sorted())
+
+
+def _location_order(problem: PgstateError) -> tuple[str, int, int]:
+    loc = problem.location
+    return (loc.file, loc.line, loc.column) if loc else ("", 0, 0)
+
+
+class NotASingleExpression(Exception):
+    def __init__(self, message: str, location: SourceLocation):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+def located(error: psycopg.Error, location: SourceLocation) -> psycopg.Error:
+    """Remember which fragment a server error is about, for the message."""
+    error.pgstate_location = location  # type: ignore[attr-defined]
+    return error
+
+
+def server_message(error: psycopg.Error) -> str:
+    return error.diag.message_primary or str(error).splitlines()[0]
+
+
+class Sandbox:
+    """The rolled-back transaction, opened on first use; what kinds canonicalised so far; the live state."""
+
+    def __init__(self, conn: psycopg.Connection[Any], live: LiveState, lock_timeout: str):
+        self.conn = conn
+        self.live = live
+        self.lock_timeout = lock_timeout
+        self.problems = Problems()
+        self.desired: dict[str, Any] = {}  # kind name -> Desired, as kinds finish
+        self.facts: dict[str, Any] = {}  # what one kind tells others (the desired column types of each table)
+        self._stack: ExitStack | None = None
+        self._cursor: psycopg.Cursor[Any] | None = None
+        self.round: Round | None = None
+
+    # --- the transaction -------------------------------------------------------------------------------------
+
+    @property
+    def cur(self) -> psycopg.Cursor[Any]:
+        if self._cursor is None:
+            stack = ExitStack()
+            stack.enter_context(self.conn.transaction(force_rollback=True))
+            cursor = stack.enter_context(self.conn.cursor())
+            self._stack, self._cursor = stack, cursor
+            execute(cursor, sql.SQL("SELECT set_config('statement_timeout', %s, true)"), [STATEMENT_TIMEOUT])
+            execute(cursor, sql.SQL("SELECT set_config('lock_timeout', %s, true)"), [self.lock_timeout])
+            # pg_temp last: a temporary copy named as its table must not hide the real table from a policy's
+            # subqueries (which then print as they do on the live table); temporary objects are always named
+            # with their schema here.
+            execute(
+                cursor,
+                sql.SQL("SELECT set_config('search_path', current_setting('search_path') || ', pg_temp', true)"),
+            )
+        if self.round is not None and self.round.savepoint is None:
+            savepoint = self.conn.transaction()
+            self.round.transaction = savepoint.__enter__()
+            self.round.savepoint = savepoint
+        return self._cursor
+
+    @property
+    def opened(self) -> bool:
+        return self._cursor is not None
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._cursor = None
+
+    def execute(self, statement: sql.SQL | sql.Composed, params: Sequence[Any] | None = None) -> None:
+        execute(self.cur, statement, params)
+
+    def rows(
+        self, statement: sql.SQL | sql.Composed, params: Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> list[Any]:
+        self.cur.execute(statement, params, binary=True)
+        return self.cur.fetchall()
+
+    # --- rounds ----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def in_round(self, number: int) -> Iterator[Round]:
+        """One round of tables, in a savepoint (opened when the round first needs the server) that is rolled
+        back at its end: the round's temporary objects go, and so do the locks they took."""
+        self.round = Round(number)
+        try:
+            yield self.round
+        finally:
+            savepoint, transaction, self.round = self.round.savepoint, self.round.transaction, None
+            if savepoint is not None:
+                savepoint.__exit__(psycopg.Rollback, psycopg.Rollback(transaction), None)
+
+    # --- refusals --------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def collect(self, location: SourceLocation) -> Iterator[None]:
+        """Run the block in a savepoint; a refusal becomes a problem located at ``location`` (or where the
+        failing fragment was written) and the block's work is undone."""
+        try:
+            with self.cur.connection.transaction():
+                yield
+        except NotASingleExpression as refused:
+            self.problems.add(refused.message, refused.location, SINGLE_EXPRESSION_HINT)
+        except psycopg.errors.SyntaxError as error:
+            where = getattr(error, "pgstate_location", None) or location
+            self.problems.add(f"not a single SQL expression: {server_message(error)}", where, SINGLE_EXPRESSION_HINT)
+        except psycopg.Error as error:
+            where = getattr(error, "pgstate_location", None) or location
+            self.problems.add(f"PostgreSQL refused this: {server_message(error)}", where)
+
+    def check_single_expression(self, fragment: str, relation: sql.Composable, location: SourceLocation) -> None:
+        """The fragment must stand alone as the one column of a SELECT over ``relation``.
+
+        Inside a statement a fragment sits in parentheses and could close them to add clauses, keys or
+        sub-commands whose effect the statement's result may not show; no text escapes both that statement and
+        this SELECT at once. The extended protocol (db.sqlexec.execute) refuses a second statement in either.
+        """
+        try:
+            with self.cur.connection.transaction():
+                self.execute(sql.SQL("SELECT ({}) FROM {} LIMIT 0").format(sql.SQL(fragment), relation))
+                columns = len(self.cur.description or ())
+        except psycopg.Error as error:
+            raise located(error, location) from None
+        if columns != 1:
+            raise NotASingleExpression(f"{fragment!r} is not a single expression", location)
+
+    def run_located(self, statement: sql.SQL | sql.Composed, location: SourceLocation) -> None:
+        """Run a statement built from desired fragments; a refusal is located at ``location``."""
+        try:
+            self.execute(statement)
+        except psycopg.Error as error:
+            raise located(error, location) from None
+
+
+@dataclass
+class Round:
+    """One round of tables: the temporary copies made in it (table -> copy), and its savepoint once opened."""
+
+    number: int
+    copies: dict[Any, Any] = field(default_factory=dict)
+    savepoint: AbstractContextManager[psycopg.Transaction] | None = None
+    transaction: psycopg.Transaction | None = None
