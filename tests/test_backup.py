@@ -17,22 +17,11 @@ import pytest
 from psycopg import sql
 
 from pgharness import TestDatabase
-from pgstate.backup.dump import (
-    Backup,
-    DumpTool,
-    FunctionRef,
-    TableDump,
-    backup_directory,
-    check_dump_complete,
-    choose_pg_dump,
-    connection_environment,
-    dump_definitions,
-    dump_full,
-    dump_tables,
-    restore_table,
-    table_pattern,
-    write_manifest,
-)
+from pgstate.backup.dump import FunctionRef, backup_directory, dump_definitions, dump_full, dump_tables, table_pattern
+from pgstate.backup.files import TableDump, check_dump_complete
+from pgstate.backup.manifest import Backup, write_manifest
+from pgstate.backup.restore import restore_table
+from pgstate.backup.tools import DumpTool, choose_pg_dump, connection_environment
 from pgstate.errors import PgstateError
 from pgstate.model.names import QualifiedName
 

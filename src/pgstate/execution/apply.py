@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import errors as pgerrors
 from psycopg import sql
 
-from ..backup import dump as backup
+from ..backup.dump import FunctionRef, backup_directory, dump_definitions, dump_full, dump_tables
+from ..backup.manifest import Backup, write_manifest
+from ..backup.tools import choose_pg_dump
 from ..db.connection import connect
 from ..db.sqlexec import execute
 from ..errors import ApplyFailed, ExitCode, PgstateError, Refused
@@ -32,19 +31,13 @@ from ..model.names import QualifiedName
 from ..pipeline import State, plan_for, read_state
 from ..planning.diff import plain
 from ..planning.plan import Plan, fingerprint, step_json
-from ..planning.steps import Hazard, Phase, Step
+from ..planning.steps import Hazard, Phase
 from ..source.documents import SpecSet
 from ..source.git import desired_commit
-from .progress import step_progress
+from .executor import Executor, prepare_session
 
-# Phases whose steps may run long enough for a progress bar (builds, upkeep).
-LONG_PHASES = (Phase.BUILD, Phase.MAINTENANCE)
 # One key for every pgstate of every version: two applies on one database never interleave.
 ADVISORY_LOCK_KEY = 0x70677374617465  # "pgstate"
-BACKOFF_FIRST_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 8.0
-# Errors that mean "someone else holds what we need, try again later".
-RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ def apply(url: str, desired: SpecSet, options: ApplyOptions, *, say: Say, confir
     """Apply the desired state; returns the outcome, raises Refused (exit 3) or ApplyFailed (exit 1)."""
     with connect(url) as control, connect(url) as work:
         # The session settings are checked by the server before anything else happens (a bad --lock-timeout).
-        _prepare_session(work, options)
+        prepare_session(work, options)
         # The lock lives on the session that makes the changes: if that session ends, so do its changes.
         _take_lock(work, wait=options.wait, say=say, lock_timeout=options.lock_timeout)
         try:
@@ -143,7 +136,7 @@ def _apply_locked(
         desired_dirty=dirty,
         rollback_of=options.rollback_of,
     )
-    executor = _Executor(url, work, options, say, control=control, run_id=run_id, plan=plan)
+    executor = Executor(url, work, options, say, control=control, run_id=run_id, plan=plan)
     try:
         executor.verified_rows = _back_up(url, control, desired, before, plan, run_id, commit, options, say)
         executor.run_outside_transaction(plan.in_phase(Phase.PREPARE), undo_on_failure=False)
@@ -207,27 +200,25 @@ def _back_up(
     tables = sorted({step.dump for step in plan.steps if step.dump is not None})
     if not tables and not options.full_backup:
         return {}
-    tool = backup.choose_pg_dump(before.live.server_version)
-    directory = backup.backup_directory(options.backup_dir, run_id)
+    tool = choose_pg_dump(before.live.server_version)
+    directory = backup_directory(options.backup_dir, run_id)
     runs.set_backup(control, run_id, str(directory))
     say(f"backing up to {directory} with {tool.version}")
-    full = backup.dump_full(url, directory, tool, lock_timeout=options.lock_timeout) if options.full_backup else None
+    full = dump_full(url, directory, tool, lock_timeout=options.lock_timeout) if options.full_backup else None
 
     def count(table: QualifiedName) -> int:
         row = control.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
         return int(row[0]) if row else 0
 
-    dumps = backup.dump_tables(url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout)
-    references: list[QualifiedName | backup.FunctionRef] = []
+    dumps = dump_tables(url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout)
+    references: list[QualifiedName | FunctionRef] = []
     for dependent in (d for step in plan.steps for d in step.dump_definitions):
-        reference = (
-            backup.FunctionRef(dependent.function_oid) if dependent.function_oid is not None else dependent.relation
-        )
+        reference = FunctionRef(dependent.function_oid) if dependent.function_oid is not None else dependent.relation
         if reference is not None and reference not in references:
             references.append(reference)
-    definitions = backup.dump_definitions(url, references, directory, tool, lock_timeout=options.lock_timeout)
-    result = backup.Backup(directory, tool, tuple(dumps), tuple(definitions), full)
-    backup.write_manifest(
+    definitions = dump_definitions(url, references, directory, tool, lock_timeout=options.lock_timeout)
+    result = Backup(directory, tool, tuple(dumps), tuple(definitions), full)
+    write_manifest(
         result,
         directory,
         run_id=run_id,
@@ -248,15 +239,6 @@ def _file_digests(desired: SpecSet) -> dict[str, str]:
         for path in sorted(desired.directory.rglob("*"))
         if path.is_file() and path.suffix in (".yaml", ".yml")
     }
-
-
-def _prepare_session(work: psycopg.Connection[Any], options: ApplyOptions) -> None:
-    with work.cursor() as cur:
-        # Waits are bounded by lock_timeout, not by a statement timeout: an index build may take long.
-        execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, false)"), [options.lock_timeout])
-        execute(cur, sql.SQL("SELECT set_config('statement_timeout', '0', false)"))
-        # If pgstate dies mid-build, the server notices within a second and stops the build (PostgreSQL 14+).
-        execute(cur, sql.SQL("SELECT set_config('client_connection_check_interval', '1s', false)"))
 
 
 def _check_saved_plan(path: Path, fresh: Plan, conn: psycopg.Connection[Any]) -> None:
@@ -298,180 +280,3 @@ def _verify_restored(
         if plain(kind.objects.get(key)) != plain(now.live.of(name).objects.get(key))
     )
     return f"the pre-run state could not be fully restored for {', '.join(changed) or 'the dependencies'}"
-
-
-class _Executor:
-    """Runs the steps of one apply and remembers what must be undone if a later step fails."""
-
-    def __init__(
-        self,
-        url: str,
-        work: psycopg.Connection[Any],
-        options: ApplyOptions,
-        say: Say,
-        *,
-        control: psycopg.Connection[Any],
-        run_id: int,
-        plan: Plan,
-    ):
-        self.url = url
-        self.work = work
-        self.options = options
-        self.say = say
-        self.control = control
-        self.run_id = run_id
-        self.positions = {step.id: number for number, step in enumerate(plan.steps, 1)}
-        self.built: list[Step] = []
-        self.verified_rows: dict[str, int] = {}  # table -> rows in its verified dump
-
-    def _record(self, changes: list[Step], status: str, error: str | None = None) -> None:
-        runs.step_done(self.control, self.run_id, [self.positions[c.id] for c in changes], status, error)
-
-    def _backoff(self, attempt: int) -> None:
-        delay = min(BACKOFF_FIRST_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)
-        time.sleep(delay * random.uniform(0.75, 1.25))  # jitter: two waiting tools should not retry in step
-
-    def run_outside_transaction(self, changes: list[Step], *, undo_on_failure: bool) -> None:
-        for change in changes:
-            if undo_on_failure:
-                # Recorded before it runs: an interruption mid-build must drop what it half made.
-                self.built.append(change)
-            try:
-                self._run_with_retries(change)
-            except PgstateError as failure:
-                self._record([change], "failed", failure.message)
-                raise
-            self._record([change], "applied")
-
-    def _run_with_retries(self, change: Step) -> None:
-        for attempt in range(self.options.retries + 1):
-            self.say(f"{change.action} {change.target}")
-            try:
-                with (
-                    self.work.cursor() as cur,
-                    step_progress(
-                        self.url if self.options.show_progress and change.phase in LONG_PHASES else None,
-                        self.work.info.backend_pid,
-                        f"{change.action} {change.target}",
-                    ),
-                ):
-                    execute(cur, change.statement)
-                return
-            except RETRYABLE as error:
-                self._undo_one(change)  # a failed concurrent build leaves an INVALID index behind
-                if attempt == self.options.retries:
-                    raise _lock_failure(change, error, self.options) from None
-                self.say(f"  lock not available within {self.options.lock_timeout}; retrying")
-                self._backoff(attempt)
-            except pgerrors.DuplicateTable as error:
-                # The name was taken after the plan was made: nothing of ours to undo, and never drop theirs.
-                if self.built and self.built[-1] is change:
-                    self.built.pop()
-                raise _step_failure(change, error) from None
-            except psycopg.Error as error:
-                raise _step_failure(change, error) from None  # undo_builds drops what it left
-
-    def run_transaction(self, changes: list[Step]) -> None:
-        if not changes:
-            return
-        for attempt in range(self.options.retries + 1):
-            current: Step | None = None
-            try:
-                with self.work.transaction(), self.work.cursor() as cur:
-                    execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, true)"), [self.options.lock_timeout])
-                    for current in changes:
-                        self.say(f"{current.action} {current.target}")
-                        if current.dump is not None:
-                            self._check_dump_still_matches(cur, current)
-                        execute(cur, current.statement)
-                        for followup in current.followups:
-                            execute(cur, followup)
-                self._record(changes, "applied")
-                return
-            except RETRYABLE as error:
-                assert current is not None
-                if attempt == self.options.retries:
-                    raise _lock_failure(current, error, self.options) from None
-                self.say(f"  lock not available within {self.options.lock_timeout}; rolled back, retrying")
-                self._backoff(attempt)
-            except psycopg.Error as error:
-                assert current is not None
-                failure = _step_failure(current, error)
-                self._record([current], "failed", failure.message)
-                raise failure from None
-            except PgstateError as failure:
-                assert current is not None
-                self._record([current], "failed", failure.message)
-                raise
-
-    def _check_dump_still_matches(self, cur: psycopg.Cursor[Any], change: Step) -> None:
-        """Right before destroying: the table, locked, still has exactly the rows its verified dump holds."""
-        assert change.dump is not None
-        table = change.dump
-        expected = self.verified_rows.get(str(table))
-        if expected is None:
-            raise PgstateError(f"{change.action} {change.target}: no verified backup of {table}; nothing destroyed")
-        execute(cur, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table.identifier()))
-        execute(cur, sql.SQL("SELECT count(*) FROM {}").format(table.identifier()))
-        row = cur.fetchone()
-        rows = int(row[0]) if row else -1
-        if rows != expected:
-            raise PgstateError(
-                f"{change.action} {change.target}: {table} has {rows} rows, its verified backup {expected};"
-                " rows changed since the backup, nothing destroyed",
-                hint="the table is not quiet: find what writes to it",
-            )
-
-    def _undo_one(self, change: Step) -> bool:
-        if change.undo is None:
-            return True
-        for attempt in range(self.options.retries + 1):
-            try:
-                with self.work.cursor() as cur:
-                    execute(cur, change.undo)
-                return True
-            except RETRYABLE:
-                self._backoff(attempt)
-            except psycopg.Error as error:
-                self.say(f"could not undo {change.action} {change.target}: {error.diag.message_primary}")
-                return False
-        self.say(f"could not undo {change.action} {change.target}: lock not available; apply again to clean up")
-        return False
-
-    def undo_builds(self) -> bool:
-        """Drop, newest first, every index this run built (or was building) outside the transaction."""
-        if self.work.closed or self.work.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN:
-            self.work = connect(self.url)  # the session died with the failure; undo from a new one
-            _prepare_session(self.work, self.options)
-        elif self.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            self.work.rollback()
-        restored = True
-        for change in reversed(self.built):
-            self.say(f"undo {change.action} {change.target}")
-            restored = self._undo_one(change) and restored
-        self.built.clear()
-        return restored
-
-
-def _lock_failure(change: Step, error: psycopg.Error, options: ApplyOptions) -> PgstateError:
-    if change.phase is Phase.TRANSACTION:
-        hint = "another session holds the table (a long transaction?); retry later or raise --lock-timeout/--retries"
-    else:
-        # CREATE/DROP INDEX CONCURRENTLY also waits, under the same lock_timeout, for every transaction in the
-        # database that is older than it; those waits block no application query.
-        hint = (
-            "a concurrent index build waits for every older transaction in the database, on any table: one stayed"
-            " open longer than lock_timeout; retry when it is gone, or raise --lock-timeout (it blocks no query)"
-        )
-    return PgstateError(
-        f"{change.action} {change.target}: could not get a lock within lock_timeout {options.lock_timeout}"
-        f" after {options.retries + 1} attempts ({error.diag.message_primary})",
-        hint=hint,
-    )
-
-
-def _step_failure(change: Step, error: psycopg.Error) -> PgstateError:
-    detail = error.diag.message_detail
-    return PgstateError(
-        f"{change.action} {change.target} failed: {error.diag.message_primary}" + (f" ({detail})" if detail else ""),
-    )

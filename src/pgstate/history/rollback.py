@@ -16,7 +16,9 @@ from typing import Any
 
 import psycopg
 
-from ..backup import dump as backup
+from ..backup.files import MANIFEST_NAME, TableDump
+from ..backup.restore import restore_definition, restore_table
+from ..backup.tools import DumpTool
 from ..db.connection import connect
 from ..errors import PgstateError, Refused
 from ..execution.apply import ApplyOptions, ApplyOutcome, Confirm, Say, apply
@@ -149,8 +151,8 @@ def _restore_retired(conn: psycopg.Connection[Any], url: str, run: runs.Run, ret
         return
     if run.backup is None:
         raise PgstateError(f"run {run.id} retired {', '.join(retired)} without a backup: they cannot come back")
-    manifest = json.loads((Path(run.backup) / backup.MANIFEST_NAME).read_text(encoding="utf-8"))
-    tool = backup.DumpTool(Path(manifest["pg_dump"]["path"]), manifest["pg_dump"]["version"])
+    manifest = json.loads((Path(run.backup) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    tool = DumpTool(Path(manifest["pg_dump"]["path"]), manifest["pg_dump"]["version"])
     for entry in manifest["tables"]:
         name = QualifiedName(entry["schema"], entry["table"])
         if str(name) not in retired:
@@ -158,16 +160,16 @@ def _restore_retired(conn: psycopg.Connection[Any], url: str, run: runs.Run, ret
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [name.identifier().as_string(conn)]).fetchone()
         if exists and exists[0]:
             continue  # already back: a second rollback changes nothing
-        dump = backup.TableDump(name, Path(run.backup) / entry["file"], entry["rows"], entry["sha256"], entry["bytes"])
+        dump = TableDump(name, Path(run.backup) / entry["file"], entry["rows"], entry["sha256"], entry["bytes"])
         say(f"restore {name}: {dump.rows} rows from {dump.file}")
-        backup.restore_table(url, dump, tool.bin_dir)
+        restore_table(url, dump, tool.bin_dir)
     # Views dropped with a retired table (cascade) come back from their definitions. Foreign keys of other
     # tables into it do not: those tables still exist, and their dumps would re-create them whole.
     for entry in manifest.get("definitions", []):
         file = Path(run.backup) / entry["file"]
         if file.name.startswith("definition-") and _defines_missing_view(conn, file):
             say(f"restore the view defined in {file.name}")
-            backup.restore_definition(url, file, entry["sha256"], tool.bin_dir)
+            restore_definition(url, file, entry["sha256"], tool.bin_dir)
 
 
 def _defines_missing_view(conn: psycopg.Connection[Any], file: Path) -> bool:

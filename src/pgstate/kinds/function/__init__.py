@@ -10,29 +10,26 @@ desired one is created beside them (undeclared objects are not touched). ``prese
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
-
-import psycopg
-from psycopg import sql
 
 from ...catalog import query
 from ...catalog.reader import Reader
 from ...catalog.snapshot import Root
 from ...errors import PgstateError
 from ...model.keys import ObjectKey
-from ...model.names import QualifiedName, parse_identifier_list
+from ...model.names import QualifiedName
 from ...planning.diff import Change, Difference
-from ...planning.steps import Action, Lock, Phase, Step, StepId
-from ...sandbox.session import NotASingleExpression, Sandbox, located
+from ...planning.steps import Action, Step
+from ...sandbox.session import NotASingleExpression, Sandbox
 from ...source.documents import Header
-from ...units import SettingInfo, setting_value
-from .._access import restore_access_sql
 from ..base import Desired, Disposition, Kind, Live, Part, Unexpressible, register
 from ..context import PlanContext
-from .ddl import drop_function_sql, function_spec_sql, function_sql, placeholder_sql
+from .canonical import _check_shape, _create_in_temp, _stand_in
 from .model import Function, FunctionSpec, key_of
+from .read import _catalog, _from_row, _written_as
+from .steps import _counterpart_of, _create, _drop, _must_recreate, _recreate
 
 __all__ = ["FunctionKind", "key_of"]
 
@@ -298,226 +295,6 @@ def _setting_text(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
-
-
-def _catalog(sandbox: Sandbox, specs: Sequence[FunctionSpec]) -> Mapping[str, SettingInfo]:
-    if not any(spec.settings for spec in specs):
-        return {}
-    rows = sandbox.rows(
-        sql.SQL("SELECT name, setting, unit, vartype, context, coalesce(enumvals, '{}') FROM pg_settings")
-    )
-    return {row[0]: SettingInfo(row[0], row[1], row[2], row[3], row[4], tuple(row[5])) for row in rows}
-
-
-def _from_row(row: tuple[Any, ...], catalog: Mapping[str, SettingInfo]) -> Function:
-    (
-        oid,
-        schema,
-        name,
-        argument_types,
-        identity,
-        arguments,
-        returns,
-        language,
-        volatility,
-        definer,
-        strict,
-        leakproof,
-        parallel,
-        cost,
-        rows,
-        _returns_set,
-        config,
-        body,
-        sql_body,
-        owner,
-        grants,
-        unsupported,
-    ) = row
-    search_path = None
-    settings: list[tuple[str, str]] = []
-    for entry in config:
-        key, _, value = entry.partition("=")
-        if key == "search_path":
-            search_path = parse_identifier_list(value)
-        else:
-            settings.append((key, value))
-    settings.sort()
-    return Function(
-        schema=schema,
-        name=name,
-        argument_types=argument_types,
-        arguments=arguments,
-        returns=returns,
-        language=language,
-        volatility=volatility,
-        security_definer=definer,
-        strict=strict,
-        leakproof=leakproof,
-        parallel=parallel,
-        cost=float(cost),
-        rows=float(rows),
-        search_path=search_path,
-        settings=tuple((key, setting_value(value, catalog.get(key))) for key, value in settings),
-        normalized_body=body.strip() if body is not None else None,
-        sql_body=sql_body,
-        body=body,
-        settings_text=tuple(settings),
-        identity_arguments=identity,
-        owner=owner,
-        grants=tuple(grants) if grants is not None else None,
-        unsupported=unsupported or "",
-        oid=int(oid),
-    )
-
-
-def _written_as(spec: FunctionSpec, overloads: list[Function]) -> Function | None:
-    """The live overload the spec describes exactly as the catalog prints it (then no server is needed)."""
-    for function in overloads:
-        if (
-            spec.arguments == function.arguments
-            and spec.returns == function.returns
-            and spec.language == function.language
-            and spec.volatility == function.volatility
-            and spec.security_definer == function.security_definer
-            and spec.strict == function.strict
-            and spec.leakproof == function.leakproof
-            and spec.parallel == function.parallel
-            and (spec.cost if spec.cost is not None else 100.0) == function.cost
-            and (spec.rows if spec.rows is not None else function.rows) == function.rows
-            and spec.search_path == function.search_path
-            and tuple(sorted(spec.settings)) == function.settings_text
-            and (
-                (spec.body or "").strip() == (function.body or "").strip()
-                if spec.sql_body is None
-                else spec.sql_body == function.sql_body
-            )
-            and not function.unsupported
-        ):
-            return replace(function, owner="", grants=None, oid=0)
-    return None
-
-
-def _create_in_temp(sandbox: Sandbox, spec: FunctionSpec) -> int:
-    """Created in pg_temp under its own name; its oid (the one the server just made)."""
-    before = _temporary_oids(sandbox, spec.name.name)
-    statement = function_spec_sql if spec.present else placeholder_sql
-    try:
-        sandbox.execute(statement(spec, sql.Identifier("pg_temp", spec.name.name)))
-    except psycopg.Error as error:
-        raise located(error, spec.location) from None
-    new = sorted(_temporary_oids(sandbox, spec.name.name) - before)
-    if len(new) != 1:
-        raise NotASingleExpression(
-            "the arguments or result of this function are not one argument list and type", spec.location
-        )
-    return new[0]
-
-
-def _temporary_oids(sandbox: Sandbox, name: str) -> set[int]:
-    rows = sandbox.rows(
-        sql.SQL("SELECT oid FROM pg_proc WHERE pronamespace = pg_my_temp_schema() AND proname = %s"), [name]
-    )
-    return {int(row[0]) for row in rows}
-
-
-def _check_shape(spec: FunctionSpec, found: Function) -> None:
-    """Arguments or a result type that close a parenthesis or comment the rest out could make the server build
-    something else than the document says: what was built must carry exactly the document's attributes."""
-    if (
-        (spec.body is not None and found.body != spec.body)
-        or (spec.sql_body is not None and found.sql_body is None)
-        or found.language != spec.language
-        or found.volatility != spec.volatility
-        or found.security_definer != spec.security_definer
-        or found.strict != spec.strict
-        or found.leakproof != spec.leakproof
-        or found.parallel != spec.parallel
-        or (found.search_path is None) != (spec.search_path is None)
-        or len(found.settings) != len(spec.settings)
-    ):
-        raise NotASingleExpression(
-            "the arguments or result type of this function are not a plain argument list and type", spec.location
-        )
-
-
-def _stand_in(sandbox: Sandbox, spec: FunctionSpec, function: Function, live: list[Function]) -> None:
-    """Create the desired function under its real name, inside the sandbox, when no live function has its
-    argument types: policies and views that call it can then be deparsed as they will read once it exists.
-    PostgreSQL never looks for functions in pg_temp, so the copy there cannot serve."""
-    if any(current.argument_types == function.argument_types for current in live):
-        return  # calls resolve to the live function, which has the same signature
-    try:
-        sandbox.execute(function_spec_sql(spec, sql.Identifier(spec.name.schema, spec.name.name)))
-    except psycopg.Error as error:
-        raise located(error, spec.location) from None
-
-
-def _counterpart_of(old: Function, desired: Desired[Function], context: PlanContext) -> Function | None:
-    """The desired function that replaces a live one of another signature: the only overload of the name on
-    both sides."""
-    declared = [f for f in desired.objects.values() if f.qualified_name == old.qualified_name]
-    live = [f for f in context.live.of("function").objects.values() if f.qualified_name == old.qualified_name]
-    if len(declared) == 1 and len(live) == 1 and declared[0].key != old.key and old.key not in desired.absent:
-        return declared[0]
-    return None
-
-
-def _must_recreate(current: Function, wanted: Function) -> bool:
-    # CREATE OR REPLACE cannot change the result type, argument names, or remove defaults; any change of the
-    # argument list (defaults included) is made by dropping and creating.
-    return current.returns != wanted.returns or current.arguments != wanted.arguments
-
-
-def _name(function: Function) -> sql.Composable:
-    return sql.SQL("{}({})").format(
-        sql.Identifier(function.schema, function.name), sql.SQL(function.identity_arguments)
-    )
-
-
-def _create(
-    function: Function,
-    action: Action,
-    location: Any,
-    *,
-    after: tuple[StepId, ...] = (),
-    followups: tuple[sql.SQL | sql.Composed, ...] = (),
-) -> Step:
-    return Step(
-        action=action,
-        subject=function.key,
-        statement=function_sql(function, replace_existing=action is Action.REPLACE_FUNCTION),
-        lock=Lock.NONE,
-        phase=Phase.TRANSACTION,
-        summary=function.describe(),
-        location=location,
-        after=after,
-        followups=followups,
-    )
-
-
-def _drop(function: Function, reason: str, location: Any) -> Step:
-    return Step(
-        action=Action.DROP_FUNCTION,
-        subject=function.key,
-        statement=drop_function_sql(function),
-        lock=Lock.NONE,
-        phase=Phase.TRANSACTION,
-        summary=f"{reason}: {function.describe()}",
-        location=location,
-    )
-
-
-def _recreate(old: Function, new: Function, location: Any, reason: str) -> list[Step]:
-    drop = _drop(old, reason, location)
-    # Dropping loses the owner and privileges (a REVOKE FROM PUBLIC among them): given back.
-    access = restore_access_sql(
-        "FUNCTION",
-        _name(replace(new, identity_arguments=new.identity_arguments or old.identity_arguments)),
-        old.owner,
-        old.grants,
-    )
-    return [drop, _create(new, Action.CREATE_FUNCTION, location, after=(drop.id,), followups=tuple(access))]
 
 
 register(FunctionKind())

@@ -26,15 +26,9 @@ from ..base import Desired, Disposition, Kind, Live, Part, Unexpressible, regist
 from ..context import PlanContext
 from . import canonical, steps
 from .canonical import IndexDesired
-from .model import (
-    METHODS,
-    Index,
-    IndexesSpec,
-    IndexSpec,
-    KeySpec,
-    key_of,
-    temporary_name,
-)
+from .document import index_entry, unexpressible
+from .model import Index, IndexesSpec, key_of, temporary_name
+from .parse import _entry, _include_problems
 from .read import read_indexes
 
 
@@ -315,108 +309,6 @@ class IndexKind(Kind[IndexesSpec, Index]):
                 found = self.to_yaml(key, index)
                 parts += [found] if isinstance(found, Unexpressible) else found
         return parts
-
-
-def unexpressible(index: Index) -> str | None:
-    """Why the desired format cannot describe this live index (None: it can)."""
-    if index.method not in METHODS:
-        return f"its access method {index.method} is not one of {', '.join(sorted(METHODS))}"
-    return None
-
-
-def index_entry(index: Index) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": index.name, "columns": [key_entry(key) for key in index.keys]}
-    if index.method != "btree":
-        entry["method"] = index.method
-    if index.unique:
-        entry["unique"] = True
-    if index.include:
-        entry["include"] = list(index.include)
-    if index.predicate is not None:
-        entry["where"] = index.predicate
-    return entry
-
-
-def key_entry(key: Any) -> str | dict[str, Any]:
-    if key.column is not None and not (key.descending or key.nulls_first or key.opclass or key.collation):
-        return str(key.column)
-    entry: dict[str, Any] = {"column": key.column} if key.column is not None else {"expression": key.expression}
-    if key.descending:
-        entry["order"] = "desc"
-    if key.nulls_first != key.descending:
-        entry["nulls"] = "first" if key.nulls_first else "last"
-    if key.opclass:
-        entry["opclass"] = key.opclass
-    if key.collation:
-        entry["collation"] = _unquote(key.collation)
-    return entry
-
-
-def _unquote(quoted: str) -> str:
-    return quoted[1:-1].replace('""', '"') if quoted.startswith('"') and quoted.endswith('"') else quoted
-
-
-def _entry(header: Header, table: QualifiedName, position: int, raw: dict[str, Any]) -> IndexSpec:
-    path: tuple[str | int, ...] = ("indexes", position)
-    keys = tuple(_key(header, (*path, "columns", i), key) for i, key in enumerate(raw.get("columns") or []))
-    return IndexSpec(
-        table=table,
-        position=position,
-        name=raw.get("name"),
-        keys=keys,
-        method=raw.get("method", "btree"),
-        unique=raw.get("unique", False),
-        where=raw.get("where"),
-        include=tuple(raw.get("include") or ()),
-        present=raw.get("present", True) is not False,
-        location=header.locate(*path),
-        where_location=header.locate(*path, "where"),
-        include_locations=tuple(header.locate(*path, "include", i) for i in range(len(raw.get("include") or ()))),
-        given=tuple(raw),
-        raw=raw,
-    )
-
-
-def _key(header: Header, path: tuple[str | int, ...], raw: str | dict[str, Any]) -> KeySpec:
-    if isinstance(raw, str):
-        return KeySpec(raw, None, False, False, None, None, header.locate(*path))
-    descending = raw.get("order", "asc") == "desc"
-    nulls = raw.get("nulls")
-    return KeySpec(
-        column=raw.get("column"),
-        expression=raw.get("expression"),
-        descending=descending,
-        # PostgreSQL's default puts NULLs last ascending and first descending.
-        nulls_first=descending if nulls is None else nulls == "first",
-        opclass=raw.get("opclass"),
-        collation=raw.get("collation"),
-        location=header.locate(*path),
-    )
-
-
-def _include_problems(entry: IndexSpec) -> list[PgstateError]:
-    key_columns = {key.column for key in entry.keys}
-    seen: set[str] = set()
-    problems = []
-    for offset, column in enumerate(entry.include):
-        location = entry.include_locations[offset] if offset < len(entry.include_locations) else entry.location
-        where = f"indexes[{entry.position}].include"
-        if column in seen:
-            problems.append(
-                PgstateError(
-                    f"{where} lists {column!r} twice", location=location, hint="list each included column once"
-                )
-            )
-        elif column in key_columns:
-            problems.append(
-                PgstateError(
-                    f"{where}: {column!r} is already a key column of this index",
-                    location=location,
-                    hint="a column is either a key column or an included one: remove it from `include`",
-                )
-            )
-        seen.add(column)
-    return problems
 
 
 def _no_column(column: str, index: Index, location: Any) -> PgstateError:
