@@ -6,7 +6,7 @@ from psycopg import sql
 
 from ...errors import SourceLocation
 from ...model.keys import ObjectKey
-from ...planning.steps import Action, Hazard, Lock, Phase, Step
+from ...planning.steps import Action, Hazard, Lock, Phase, Step, StepId
 from .model import COMMANDS, Policy, PolicySpec
 
 
@@ -46,7 +46,6 @@ def _expressions(using: str | None, with_check: str | None) -> list[sql.Composab
 def _create(
     policy: Policy, location: SourceLocation | None, *, again: bool = False, needs: set[ObjectKey] | None = None
 ) -> Step:
-    from ..planning.steps import StepId
 
     return Step(
         action=Action.CREATE_POLICY,
