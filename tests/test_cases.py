@@ -1,74 +1,153 @@
-"""Acceptance cases as data: tests/cases/<case>/ holds before.sql, desired/*.yaml and expected.yaml.
+"""Acceptance cases as data: tests/cases/<kind>/<case>/ holds before.sql, desired/*.yaml, expected.yaml and an
+expected.sql golden (the plan as SQL).
 
-For each case, on each server: load before.sql, plan (steps and hazards as expected), apply, check the catalog,
-then plan again expecting no steps and drift expecting nothing but the unmanaged indexes the case leaves alone.
+For each case, on each server, the laws every kind must keep:
+- export: the live state before the change, exported (the objects the desired files name), plans nothing;
+- plan: the steps and hazards expected, and the plan's SQL as the golden (``PGSTATE_GOLDEN=write`` rewrites them);
+- apply: the catalog as expected, then a second plan has no steps and drift finds nothing a plan would change;
+- rollback: returns the catalog, object by object, to what it was before (and the rows, unless values were
+  converted).
+A case may instead expect the plan to be refused (`error:` or `refused:` with the exit code and message), or
+the rollback (`rollback:`), when what the run did cannot be undone (an extension is never downgraded).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from catalog import differences, rows, snapshot
 from pgharness import TestDatabase, run_pgstate_inprocess
 
 CASES = Path(__file__).parent / "cases"
-CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "expected.yaml").exists())
+CASE_NAMES = sorted(str(p.parent.relative_to(CASES)) for p in CASES.rglob("expected.yaml"))
+WRITE_GOLDEN = os.environ.get("PGSTATE_GOLDEN") == "write"
 
 
-def pgstate(db: TestDatabase, case: Path, *args: str) -> tuple[int, str, str]:
-    run = run_pgstate_inprocess([*args, "--desired", str(case / "desired"), "--database-url", db.url])
+def pgstate(db: TestDatabase, desired: Path, *args: str) -> tuple[int, str, str]:
+    run = run_pgstate_inprocess([*args, "--desired", str(desired), "--database-url", db.url])
     return run.exit_code, run.stdout, run.stderr
 
 
 def index_definitions(db: TestDatabase, names: list[str]) -> dict[str, str | None]:
     found = {}
     for name in names:
-        rows = db.query("SELECT pg_get_indexdef(to_regclass(%s))", [name])
-        found[name] = rows[0][0] if rows else None
+        rows_ = db.query("SELECT pg_get_indexdef(to_regclass(%s))", [name])
+        found[name] = rows_[0][0] if rows_ else None
     return found
+
+
+def golden_sql(db: TestDatabase, text: str) -> str:
+    """The plan's SQL without what changes from run to run: the fingerprint, the test database's name."""
+    lines = [line for line in text.splitlines() if not line.startswith("-- fingerprint ")]
+    return "\n".join(lines).replace(db.name, "{database}") + "\n"
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)
 def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
     case = CASES / case_name
+    desired = case / "desired"
     expected: dict[str, Any] = yaml.safe_load((case / "expected.yaml").read_text())
     database.execute((case / "before.sql").read_text())
+    for statement in expected.get("setup") or []:  # what a case needs after loading (statistics, ...)
+        database.execute(statement)
 
-    code, out, err = pgstate(database, case, "plan", "--format", "json")
+    _export_plans_nothing(database, desired, tmp_path / "exported")
+    before, before_rows = snapshot(database), rows(database)
+
+    refused = expected.get("refused") or expected.get("error")
+    code, out, err = pgstate(database, desired, "plan", "--format", "json")
+    if refused:
+        assert code == refused["exit"], (code, out, err)
+        assert re.search(refused["message"], err), err
+        return
     assert code == (2 if expected["steps"] else 0), err
     plan = json.loads(out)
     assert [f"{s['action']} {s['target']}" for s in plan["steps"]] == expected["steps"]
     assert sorted({h for s in plan["steps"] for h in s["hazards"]}) == sorted(expected["hazards"])
+    code, sql_text, err = pgstate(database, desired, "plan", "--format", "sql")
+    golden = case / "expected.sql"
+    if WRITE_GOLDEN:
+        golden.write_text(golden_sql(database, sql_text))
+    assert golden_sql(database, sql_text) == golden.read_text(), f"{golden} differs: PGSTATE_GOLDEN=write rewrites it"
 
-    destructive = (
-        ["--allow-destructive", "--backup-dir", str(tmp_path / "backups")] if "data-loss" in expected["hazards"] else []
-    )
-    code, out, err = pgstate(database, case, "apply", "--yes", *destructive)
+    lossy = "data-loss" in expected["hazards"]
+    backups = ["--allow-destructive", "--backup-dir", str(tmp_path / "backups")] if lossy else []
+    code, out, err = pgstate(database, desired, "apply", "--yes", *backups)
     assert code == 0, err
+    _check_catalog(database, expected.get("catalog") or {})
+    assert database.query("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
 
-    catalog = expected.get("catalog") or {}
+    code, out, err = pgstate(database, desired, "plan", "--format", "json")
+    assert (code, json.loads(out)["steps"]) == (0, []), err
+    code, out, err = pgstate(database, desired, "drift", "--format", "json")
+    assert json.loads(out)["findings"] == [], out
+    assert code == 0
+
+    if plan["steps"]:
+        code, out, err = pgstate(
+            database, desired, "rollback", "1", "--yes", "--force", "--backup-dir", str(tmp_path / "backups")
+        )
+        cannot = expected.get("rollback")  # what a rollback must refuse, saying why, before changing anything
+        if cannot:
+            assert code == cannot["exit"] and re.search(cannot["message"], err), (code, err)
+            return
+        assert code == 0, err
+        assert differences(before, snapshot(database)) == []
+        if not lossy:
+            assert rows(database) == before_rows
+
+
+def _export_plans_nothing(db: TestDatabase, desired: Path, out: Path) -> None:
+    """Export what the desired files name, as it is now; planning the export right away gives no steps."""
+    args: list[str] = []
+    for path in sorted(desired.rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not document:
+                continue
+            kind = next(iter(document))
+            schema = document.get("schema", "public")
+            name = f'"{schema}"."{str(document[kind]).replace(chr(34), chr(34) * 2)}"' if kind != "database" else ""
+            if kind == "table" and document.get("present", True) is not False:
+                args.append(name)
+            elif kind in ("function", "view") and document.get("present", True) is not False:
+                args += [f"--{kind}", name]
+            elif kind == "database":
+                args.append("--database")
+            elif kind == "role":
+                args += ["--role", str(document["role"])]
+    if not args:
+        return
+    run = run_pgstate_inprocess(["export", "--out", str(out), "--database-url", db.url, *args])
+    existing = run.exit_code == 0
+    if not existing:  # a declared table may not exist yet (a case about refusing it)
+        assert "not found" in run.stderr, run.stderr
+        return
+    code, plan_out, err = pgstate(db, out, "plan")
+    assert code == 0, plan_out + err
+
+
+def _check_catalog(db: TestDatabase, catalog: dict[str, Any]) -> None:
     wanted_indexes: dict[str, str] = catalog.get("indexes") or {}
-    assert index_definitions(database, list(wanted_indexes)) == wanted_indexes
+    assert index_definitions(db, list(wanted_indexes)) == wanted_indexes
     for absent in catalog.get("absent") or []:
-        assert database.query("SELECT to_regclass(%s)", [absent]) == [(None,)], f"{absent} still exists"
+        assert db.query("SELECT to_regclass(%s)", [absent]) == [(None,)], f"{absent} still exists"
     for target, type_name in (catalog.get("columns") or {}).items():
-        rows = database.query(
+        found = db.query(
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
             " WHERE a.attrelid = to_regclass(%s) AND a.attname = %s",
             [target.rsplit(".", 1)[0], _unquote(target.rsplit(".", 1)[1])],
         )
-        assert rows == [(type_name,)], target
-    assert database.query("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
-
-    code, out, err = pgstate(database, case, "plan", "--format", "json")
-    assert (code, json.loads(out)["steps"]) == (0, []), err
-    code, out, err = pgstate(database, case, "drift", "--format", "json")
-    findings = json.loads(out)["findings"]
-    assert [f for f in findings if f["finding"] != "unmanaged-index"] == []
+        assert found == [(type_name,)], target
+    for check in catalog.get("queries") or []:
+        found = [list(row) for row in db.query(check["sql"])]
+        assert found == check["rows"], (check["sql"], found)
 
 
 def _unquote(identifier: str) -> str:

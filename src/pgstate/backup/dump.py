@@ -112,12 +112,13 @@ def _dump_table(
     lock_timeout: str,
 ) -> TableDump:
     file = directory / f"{_file_stem('table', table)}.sql"
-    argv = _dump_argv(tool, file, lock_timeout, f"--table={table_pattern(table)}")
+    # With its children: a partitioned table keeps its rows in its partitions (and count(*) counts them too).
+    selection = "--table-and-children" if tool.dumps_children else "--table"
+    argv = _dump_argv(tool, file, lock_timeout, f"{selection}={table_pattern(table)}")
     _run_client(argv, url, f"pg_dump of {table}")
     file.chmod(0o600)
-    rows, digest, size = _count_and_hash(file, table)
+    rows, digest, size = _count_and_hash(file, None if tool.dumps_children else table)
     if rows is None:
-        # A partitioned table keeps its rows in its partitions, which --table does not include.
         raise PgstateError(f"backup of {table} could not be verified: the dump holds no data section for it")
     if expected_rows is not None:
         expected = expected_rows(table)
@@ -129,8 +130,9 @@ def _dump_table(
     return TableDump(table, file, rows, digest, size)
 
 
-def _count_and_hash(file: Path, table: QualifiedName) -> tuple[int | None, str, int]:
-    """Rows in the table's COPY block(s) (None when there is none), sha256 and size, in one pass."""
+def _count_and_hash(file: Path, table: QualifiedName | None) -> tuple[int | None, str, int]:
+    """Rows in the table's COPY block(s) (None when there is none; ``table`` None: every table's, the dump of a
+    table and its children), sha256 and size, in one pass."""
     digest = hashlib.sha256()
     size = 0
     rows: int | None = None
@@ -155,7 +157,7 @@ def _count_and_hash(file: Path, table: QualifiedName) -> tuple[int | None, str, 
             text, header = header.decode("utf-8", errors="surrogateescape").rstrip("\r\n"), None
             if text.endswith(" FROM stdin;"):
                 in_block = True
-                counting = _copy_target(text) == table
+                counting = table is None or _copy_target(text) == table
                 if counting and rows is None:
                     rows = 0
     return rows, digest.hexdigest(), size

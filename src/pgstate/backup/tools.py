@@ -62,6 +62,12 @@ class DumpTool:
     version: str
 
     @property
+    def dumps_children(self) -> bool:
+        """pg_dump 16+ has --table-and-children: a partitioned table with its partitions' rows."""
+        major = _major_of_tool(self.version)
+        return major is not None and major >= (16,)
+
+    @property
     def bin_dir(self) -> Path:
         """Where the matching psql lives: a plain dump of pg_dump N may use meta-commands older psqls lack."""
         return self.path.parent

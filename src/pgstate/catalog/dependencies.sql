@@ -24,6 +24,9 @@ found (root_classid, root_objid, root_objsubid, parent_classid, parent_objid, cl
       AND (r.objsubid = 0
            OR d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass,
                             'pg_proc'::regclass, 'pg_publication_rel'::regclass))
+      -- A view's own rule is the view (PostgreSQL 15 and older record it also as a normal dependency).
+      AND NOT EXISTS (SELECT 1 FROM pg_rewrite own
+                      WHERE d.classid = 'pg_rewrite'::regclass AND own.oid = d.objid AND own.ev_class = r.objid)
     UNION
     -- A view found: what depends on the view itself (its columns or the whole relation).
     SELECT f.root_classid, f.root_objid, f.root_objsubid, 'pg_class'::regclass::oid, rw.ev_class,

@@ -26,10 +26,11 @@ from ..sandbox.copies import ColumnChange, alter_type_sql, copy_of
 from ..sandbox.session import Sandbox
 from ..sandbox.types import canonical_types, is_collatable
 from ..source.documents import Header
-from .base import Desired, Kind, Live, Part, register
+from .base import Desired, Kind, Live, Part, Unexpressible, register
 from .context import PlanContext
 
 COLLATION_HINT = "name a collation of this database exactly as pg_collation stores it, e.g. C or en-x-icu"
+DEFAULT_COLLATION = "default"  # the type's own collation (the database's, for text types)
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,10 @@ class ColumnKind(Kind[ColumnSpec, Column]):
         pending: list[ColumnSpec] = []
         for spec in specs:
             current = live.objects.get(spec.key)
-            collation = self._collation(sandbox, spec, live)
+            declared, collation = self._collation(sandbox, spec, live)
             if current is None:  # a missing column: kept as written, for the plan to refuse and drift to show
                 objects[spec.key] = Column(spec.table, spec.column, spec.type, collation)
-            elif spec.type == current.type and collation in (None, current.collation):
+            elif spec.type == current.type and (not declared or collation == current.collation):
                 objects[spec.key] = current  # written exactly as the server prints it: the same
             else:
                 pending.append(spec)
@@ -137,13 +138,17 @@ class ColumnKind(Kind[ColumnSpec, Column]):
             canonical = types.get(spec.type)
             if canonical is None:
                 continue  # refused: the problem is recorded
-            collation = self._collation(sandbox, spec, live)
-            if collation is None:  # kept across the change, where the new type takes one
-                collation = current.collation if is_collatable(sandbox, canonical) else None
+            declared, collation = self._collation(sandbox, spec, live)
+            if not is_collatable(sandbox, canonical):
+                collation = None
+            elif not declared:  # kept across the change
+                collation = current.collation
             if canonical == current.type and collation == current.collation:
                 objects[spec.key] = current
                 continue
-            changes[spec.table].append(ColumnChange(spec.column, canonical, collation, spec.using, spec.location))
+            # The type's own collation, named when it replaces another one (else ALTER ... TYPE keeps nothing).
+            written = collation or ('"default"' if declared and current.collation else None)
+            changes[spec.table].append(ColumnChange(spec.column, canonical, written, spec.using, spec.location))
             objects[spec.key] = Column(spec.table, spec.column, canonical, collation, using=spec.using)
         known: dict[QualifiedName, list[ColumnChange]] = sandbox.facts.setdefault("column_changes", {})
         known.update(changes)
@@ -160,13 +165,29 @@ class ColumnKind(Kind[ColumnSpec, Column]):
                     )
         return Desired(objects, {}, {spec.key: spec.location for spec in specs})
 
-    def _collation(self, sandbox: Sandbox, spec: ColumnSpec, live: ColumnLive) -> str | None:
+    def _collation(self, sandbox: Sandbox, spec: ColumnSpec, live: ColumnLive) -> tuple[bool, str | None]:
+        """Whether the spec declares a collation, and which (None for ``default``: the type's own)."""
         if spec.collation is None:
-            return None
+            return False, None
+        if spec.collation == DEFAULT_COLLATION:
+            return True, None
         found = live.collations.get(spec.collation)
         if found is None:
             sandbox.problems.add(f"unknown collation {spec.collation!r}", spec.location, COLLATION_HINT)
-        return found
+        return True, found
+
+    def record_parts(self, differences: Sequence[Difference], context: PlanContext) -> list[Part | Unexpressible]:
+        """Each changed column as it is; its collation named even when it is the type's own (a rollback must put
+        that back, and an undeclared collation would mean: keep whatever it is)."""
+        parts: list[Part | Unexpressible] = []
+        for difference in differences:
+            if difference.live is None:
+                continue
+            for part in self.to_yaml(difference.key, difference.live):
+                if difference.live.collation is None and difference.desired.collation is not None:
+                    part = replace(part, value={**part.value, "collation": DEFAULT_COLLATION})
+                parts.append(part)
+        return parts
 
     def blocking_changes(self, differences: Sequence[Difference], context: PlanContext) -> dict[ObjectKey, ObjectKey]:
         return {d.key: d.key for d in differences if d.change is Change.CHANGED}

@@ -57,6 +57,7 @@ class Extension:
     version: str | None = None  # desired: None when any version will do
     schema: str | None = None
     relocatable: bool = field(default=True, compare=False)
+    reachable: tuple[str, ...] = field(default=(), compare=False)  # versions an update can go to
 
 
 @dataclass(frozen=True)
@@ -116,11 +117,11 @@ class ExtensionKind(Kind[ExtensionSpec, Extension]):
         if not specs and not reader.exporting(self.document):
             return ExtensionLive({})
         objects, available = {}, {}
-        for name, default, versions, installed, schema, relocatable in reader.rows("extensions"):
+        for name, default, versions, installed, schema, relocatable, reachable in reader.rows("extensions"):
             if default is not None:
                 available[name] = Available(default, tuple(versions))
             if installed is not None:
-                objects[key_of(name)] = Extension(name, installed, schema, bool(relocatable))
+                objects[key_of(name)] = Extension(name, installed, schema, bool(relocatable), tuple(reachable or ()))
         reader.cur.execute("SELECT current_setting('shared_preload_libraries')")
         row = reader.cur.fetchone()
         preloaded = frozenset(part.strip().strip('"') for part in str(row[0] if row else "").split(",") if part.strip())
@@ -168,6 +169,21 @@ class ExtensionKind(Kind[ExtensionSpec, Extension]):
                     )
                 )
             current: Extension | None = difference.live
+            if (
+                current is not None
+                and wanted.version is not None
+                and wanted.version != current.version
+                and wanted.version not in current.reachable
+            ):
+                problems.append(
+                    PgstateError(
+                        f"extension {wanted.name} cannot go from version {current.version} to {wanted.version}:"
+                        " the server has no update path between them (an extension is never downgraded)",
+                        location=difference.location,
+                        hint=f"declare a version it can update to ({', '.join(current.reachable) or 'none'}), or"
+                        " drop and create it by hand",
+                    )
+                )
             if current is not None and wanted.schema != current.schema and not current.relocatable:
                 problems.append(
                     PgstateError(

@@ -19,7 +19,7 @@ def default_index_name(table: str, column_names: list[str]) -> str:
     catalog and is not done here.
     """
     addition = _name_addition(_distinct_column_names(column_names))
-    return _make_object_name(table, addition, "idx")
+    return make_object_name(table, addition, "idx")
 
 
 def clip_to_bytes(text: str, limit: int) -> str:
@@ -57,7 +57,7 @@ def _name_addition(column_names: list[str]) -> str:
     return joined.decode(errors="ignore")
 
 
-def _make_object_name(name1: str, name2: str, label: str) -> str:
+def make_object_name(name1: str, name2: str, label: str) -> str:
     """``name1_name2_label`` within 63 bytes, shortening the longer part first, one byte at a time."""
     first = name1.encode()
     second = name2.encode()

@@ -246,6 +246,23 @@ class FunctionKind(Kind[FunctionSpec, Function]):
 
     # --- documenting ----------------------------------------------------------------------------------------
 
+    def record_parts(self, differences: Sequence[Difference], context: PlanContext) -> list[Part | Unexpressible]:
+        """Every live overload of a name the plan changes, as it is, and the new ones as absent: rolling back
+        must not take the one it declares for a changed version of another (the desired state's rule for a
+        name with one overload on each side)."""
+        names = {(d.key.parts[0], d.key.parts[1]) for d in differences}
+        desired = context.desired.of(self.name)
+        parts: list[Part | Unexpressible] = []
+        live = context.live.of(self.name).objects
+        for key, function in sorted(live.items()):
+            if (key.parts[0], key.parts[1]) in names:
+                found = self.to_yaml(key, function)
+                parts += [found] if isinstance(found, Unexpressible) else found
+        for difference in differences:
+            if difference.live is None:
+                parts += self.absent_yaml(difference.key, desired)
+        return parts
+
     def to_yaml(self, key: ObjectKey, obj: Function) -> list[Part] | Unexpressible:
         if obj.unsupported:
             return Unexpressible(key, obj.unsupported)

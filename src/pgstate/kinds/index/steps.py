@@ -7,7 +7,7 @@ from psycopg import sql
 from ...errors import SourceLocation
 from ...model.keys import ObjectKey
 from ...model.names import QualifiedName
-from ...model.naming import default_index_name
+from ...model.naming import make_object_name
 from ...planning.steps import Action, Hazard, Lock, Phase, Step, StepId
 from ..context import PlanContext
 from .ddl import attach_index_sql, create_index_sql, drop_index_sql, rename_index_sql
@@ -78,10 +78,13 @@ def create(
     ]
 
 
-def child_name(partition: QualifiedName, parent_index: str) -> str:
-    """The name of a partition's index attached to ``parent_index``: as PostgreSQL names an index of the
-    partition on a column called like the parent index (``<partition>_<parent index>_idx``, clipped)."""
-    return default_index_name(partition.name, [parent_index])
+def child_name(parent_table: QualifiedName, partition: QualifiedName, parent_index: str) -> str:
+    """The name of a partition's index attached to ``parent_index``: the parent's index name with the partition's
+    name in place of the table's (``events_kind_idx`` -> ``events_2025_kind_idx``), as PostgreSQL would name it,
+    else the partition's name and the parent index's, clipped to 63 bytes like PostgreSQL's own names."""
+    prefix = parent_table.name + "_"
+    rest = parent_index[len(prefix) :] if parent_index.startswith(prefix) else parent_index
+    return make_object_name(partition.name, rest.removesuffix("_idx"), "idx")
 
 
 def _create_partitioned(
@@ -114,8 +117,8 @@ def _create_partitioned(
     )
     steps = [parent]
     for partition in table.partitions:
-        final = child_name(partition, parent_name)
-        child = child_name(partition, temporary_name(parent_name)) if replacing else final
+        final = child_name(index.table, partition, parent_name)
+        child = temporary_name(final) if replacing else final
         child_index = Index(partition, child, index.keys, index.method, index.unique, index.include, index.predicate)
         build = Step(
             action=Action.BUILD_INDEX,

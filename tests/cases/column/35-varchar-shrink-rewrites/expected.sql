@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- alter-column-type public.coupons.code: change type character varying(100) -> character varying(20) (rewrites the table)
+ALTER TABLE "public"."coupons" ALTER COLUMN "code" TYPE character varying(20) USING ("code"::character varying(20));
+COMMIT;

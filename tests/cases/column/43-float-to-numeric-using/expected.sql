@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- alter-column-type public.scores.score: change type double precision -> numeric(6,2) (rewrites the table)
+ALTER TABLE "public"."scores" ALTER COLUMN "score" TYPE numeric(6,2) USING (round(score::numeric, 2));
+COMMIT;

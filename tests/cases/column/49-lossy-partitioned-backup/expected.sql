@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- alter-column-type public.events.payload: change type json -> jsonb (rewrites the table)
+ALTER TABLE "public"."events" ALTER COLUMN "payload" TYPE jsonb USING ("payload"::jsonb);
+COMMIT;

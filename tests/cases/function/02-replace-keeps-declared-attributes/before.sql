@@ -1,0 +1,2 @@
+CREATE FUNCTION add_one(n integer) RETURNS integer LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET work_mem = '64MB' AS 'SELECT n + 1';

@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- alter-policy public.posts."read published": PERMISSIVE FOR SELECT TO anon USING published -> PERMISSIVE FOR SELECT TO anon, authenticated USING (published OR (author = ( SELECT auth.uid() AS uid)))
+ALTER POLICY "read published" ON "public"."posts" TO "anon", "authenticated" USING (published OR author = (select auth.uid()));
+COMMIT;

@@ -1,0 +1,3 @@
+CREATE TABLE notes (id int PRIMARY KEY, owner uuid NOT NULL);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY everyone ON notes USING (true);

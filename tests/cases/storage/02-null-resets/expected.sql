@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- reset-storage public.events.fillfactor: declared null (reset), was 70
+ALTER TABLE "public"."events" RESET ("fillfactor");
+COMMIT;

@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- retire-table public.interviews: drop the table (~2 rows, 32.0 kB); rows and definition dumped and verified first
+DROP TABLE "public"."interviews";
+COMMIT;

@@ -1,0 +1,3 @@
+-- pgstate plan
+-- analyze-table public.metrics: last analyzed: never
+ANALYZE "public"."metrics";
