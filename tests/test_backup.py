@@ -187,15 +187,21 @@ def test_dump_that_cannot_be_verified_raises_naming_the_table(
     assert caught.value.message == (f"backup of {WEIRD} could not be verified: dump has 6 rows, table has 7")
 
 
-def test_partitioned_table_is_not_verified_as_empty(database: TestDatabase, tool: DumpTool, tmp_path: Path) -> None:
-    # --table of a partitioned table leaves out its partitions, where the rows are: never call that a backup.
+def test_partitioned_table_is_dumped_with_its_partitions(
+    database: TestDatabase, tool: DumpTool, tmp_path: Path
+) -> None:
+    # A partitioned table keeps its rows in its partitions: the dump holds them, and counts them.
     database.execute(
         "CREATE TABLE parted (i int) PARTITION BY RANGE (i);"
         "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);"
-        "INSERT INTO parted VALUES (1), (2);"
+        "CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (100) TO (200);"
+        "INSERT INTO parted VALUES (1), (2), (150);"
     )
-    with pytest.raises(PgstateError, match="could not be verified"):
-        dump_tables(database.url, [QualifiedName("public", "parted")], tmp_path, tool, expected_rows=lambda _n: 2)
+    [dump] = dump_tables(database.url, [QualifiedName("public", "parted")], tmp_path, tool, expected_rows=lambda _n: 3)
+    assert dump.rows == 3
+    (tmp_path / "b").mkdir()
+    with pytest.raises(PgstateError, match="could not be verified: dump has 3 rows, table has 4"):
+        dump_tables(database.url, [QualifiedName("public", "parted")], tmp_path / "b", tool, expected_rows=lambda _n: 4)
 
 
 def test_missing_table_is_an_error(database: TestDatabase, tool: DumpTool, tmp_path: Path) -> None:

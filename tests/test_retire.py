@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -205,22 +207,51 @@ def test_dependents_refuse_unless_cascade(database: TestDatabase, tmp_path: Path
     assert exists(database, "interviews") and exists(database, "recent_interviews")
 
 
-def test_unverifiable_dump_stops_the_run_before_the_drop(database: TestDatabase, tmp_path: Path) -> None:
-    # A child table's rows are counted with its parent's but dumped with the child: the parent's dump holds
-    # fewer rows than the table shows, so it cannot be verified.
-    quiet(
+def test_rows_changing_after_the_dump_stop_the_run_before_the_drop(database: TestDatabase, tmp_path: Path) -> None:
+    """A table written to while it is backed up is not quiet: its dump no longer holds its rows, and nothing is
+    destroyed (the count after the dump, or the one under the lock right before the drop, differs)."""
+    quiet(database, LEGACY, "interviews")
+    stop = threading.Event()
+
+    def insert_rows() -> None:
+        with database.connect() as conn:
+            while not stop.is_set():
+                conn.execute("INSERT INTO interviews (created_at) VALUES (now() - interval '90 days')")
+                time.sleep(0.002)
+
+    desired = write(tmp_path, RETIRE.split("---")[0])
+    writer = threading.Thread(target=insert_rows, daemon=True)
+    writer.start()
+    try:
+        code, _, err = apply(database, tmp_path, desired)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert code == 1
+    assert "could not be verified" in err or "rows changed since the backup" in err, err
+    assert exists(database, "interviews")
+    assert database.query("SELECT status FROM pgstate.runs ORDER BY id DESC LIMIT 1") == [("rolled back",)]
+
+
+def test_an_inheriting_table_is_dumped_with_its_parent(database: TestDatabase, tmp_path: Path) -> None:
+    """A child table's rows are counted with its parent's, and dumped with it: retired together (cascade), they
+    come back together."""
+    checksum = quiet(
         database,
         LEGACY + "CREATE TABLE interviews_archive () INHERITS (interviews);"
         "INSERT INTO interviews_archive (created_at) VALUES (now() - interval '90 days');",
         "interviews",
+        "interviews_archive",
     )
     cascade = RETIRE.replace("  quiet_days: 7\n", "  quiet_days: 7\n  cascade: true\n")
     code, _, err = apply(database, tmp_path, write(tmp_path, cascade))
-    assert code == 1
-    assert "could not be verified" in err
-    assert exists(database, "interviews") and exists(database, "interviews_archive")
+    assert code == 0, err
+    assert not exists(database, "interviews") and not exists(database, "interviews_archive")
+    code, _, err = pgstate(database, tmp_path, "rollback", "1", "--yes", "--force", "--desired", str(tmp_path))
+    assert code == 0, err
+    assert database.query("SELECT count(*) FROM interviews") == [(501,)]
     assert database.query("SELECT count(*) FROM ONLY interviews") == [(500,)]
-    assert database.query("SELECT status FROM pgstate.runs ORDER BY id DESC LIMIT 1") == [("rolled back",)]
+    assert database.query(CHECKSUM) == checksum
 
 
 def test_killed_during_the_dump_leaves_the_table(database: TestDatabase, tmp_path: Path) -> None:

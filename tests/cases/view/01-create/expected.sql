@@ -2,8 +2,8 @@
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 -- create-view public.open_orders: columns: id, total
-CREATE VIEW "public"."open_orders" AS SELECT orders.id,
-    orders.total
+CREATE VIEW "public"."open_orders" AS SELECT id,
+    total
    FROM orders
-  WHERE orders.status = 'open'::text;
+  WHERE status = 'open'::text;
 COMMIT;

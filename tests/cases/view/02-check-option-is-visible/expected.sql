@@ -2,8 +2,8 @@
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 -- replace-view public.open_orders: columns: id, status
-CREATE OR REPLACE VIEW "public"."open_orders" WITH ("check_option" = 'local') AS SELECT orders.id,
-    orders.status
+CREATE OR REPLACE VIEW "public"."open_orders" WITH ("check_option" = 'local') AS SELECT id,
+    status
    FROM orders
-  WHERE orders.status = 'open'::text;
+  WHERE status = 'open'::text;
 COMMIT;

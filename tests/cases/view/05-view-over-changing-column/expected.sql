@@ -6,7 +6,7 @@ DROP VIEW "public"."user_emails";
 -- alter-column-type public.users.email: change type character varying(320) -> text (no rewrite)
 ALTER TABLE "public"."users" ALTER COLUMN "email" TYPE text USING ("email"::text);
 -- create-view public.user_emails: created again; columns: id, email
-CREATE VIEW "public"."user_emails" AS SELECT users.id,
-    users.email
+CREATE VIEW "public"."user_emails" AS SELECT id,
+    email
    FROM users;
 COMMIT;

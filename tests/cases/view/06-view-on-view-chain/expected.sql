@@ -8,11 +8,11 @@ DROP VIEW "public"."user_emails";
 -- alter-column-type public.users.email: change type character varying(320) -> text (no rewrite)
 ALTER TABLE "public"."users" ALTER COLUMN "email" TYPE text USING ("email"::text);
 -- create-view public.user_emails: created again; columns: id, email
-CREATE VIEW "public"."user_emails" AS SELECT users.id,
-    users.email
+CREATE VIEW "public"."user_emails" AS SELECT id,
+    email
    FROM users;
 -- create-view public.user_domains: created again; columns: id, domain
-CREATE VIEW "public"."user_domains" AS SELECT user_emails.id,
-    split_part(user_emails.email::text, '@'::text, 2) AS domain
+CREATE VIEW "public"."user_domains" AS SELECT id,
+    split_part(email::text, '@'::text, 2) AS domain
    FROM user_emails;
 COMMIT;

@@ -1,0 +1,18 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- drop-view public.user_domains: out of the way of a change: dropped and created
+DROP VIEW "public"."user_domains";
+-- drop-view public.user_emails: out of the way of a change: dropped and created
+DROP VIEW "public"."user_emails";
+-- alter-column-type public.users.email: change type character varying(320) -> text (no rewrite)
+ALTER TABLE "public"."users" ALTER COLUMN "email" TYPE text USING ("email"::text);
+-- create-view public.user_emails: created again; columns: id, email
+CREATE VIEW "public"."user_emails" AS SELECT users.id,
+    users.email
+   FROM users;
+-- create-view public.user_domains: created again; columns: id, domain
+CREATE VIEW "public"."user_domains" AS SELECT user_emails.id,
+    split_part(user_emails.email::text, '@'::text, 2) AS domain
+   FROM user_emails;
+COMMIT;
