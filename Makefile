@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 -q
+
+# The round-trip laws over many fresh generated examples per kind and server (make test runs 5, derandomised).
+# A failure is kept in .hypothesis/ and replayed first next time.
+fuzz: $(STAMP)
+	PGSTATE_RANDOM=1 PGSTATE_EXAMPLES=$${PGSTATE_EXAMPLES:-200} $(BIN)/pytest -n 2 -q tests/test_roundtrip.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

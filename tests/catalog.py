@@ -65,7 +65,8 @@ QUERIES: dict[str, str] = {
         FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace""",
     "setting": """
         SELECT coalesce(r.rolname, '(every role)') || ' in ' || coalesce(d.datname, '(every database)'),
-               to_json(s.setconfig)
+               -- in order of name: each name is set once, their order in the array means nothing
+               to_json(ARRAY(SELECT unnest(s.setconfig) ORDER BY 1))
         FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
         LEFT JOIN pg_database d ON d.oid = s.setdatabase
         WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))""",

@@ -6,18 +6,15 @@ template database per server with the Supabase emulation, and gives every test a
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from pgharness import SUPABASE_EMULATION, TestDatabase
+from pgharness import SUPABASE_EMULATION, TEMPLATE_DB, TestDatabase, fresh_database
 from pgstate.servers.local import LocalServer, debian_bin_dir, embedded_bin_dir, ensure_server, stop_server
 
-TEMPLATE_DB = "pgstate_template"
 PG15_MISSING = "PostgreSQL 15 binaries not installed (apt-get install postgresql-15)"
 
 
@@ -55,15 +52,6 @@ def pg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture
 def database(pg_server: LocalServer, request: pytest.FixtureRequest) -> Iterator[TestDatabase]:
-    """A fresh database (a copy of the template) for one test, dropped afterwards."""
-    # The test's name in the database name helps when reading server logs; the suffix makes it unique.
-    stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
-    name = f"t_{stem}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE_DB}'.encode())
-    try:
-        yield TestDatabase(url=pg_server.url(name), name=name, server=pg_server, major=pg_server.major)
-    finally:
-        force = " WITH (FORCE)" if pg_server.major >= 13 else ""  # FORCE: a test may leave connections open
-        with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}'.encode())
+    """A fresh database for one test."""
+    with fresh_database(pg_server, request.node.name) as db:
+        yield db

@@ -6,7 +6,10 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +19,7 @@ import psycopg
 from pgstate.servers.local import LocalServer
 
 CLI_TIMEOUT_S = 300
+TEMPLATE_DB = "pgstate_template"  # each server's copy of the Supabase emulation; tests get copies of it
 
 # Supabase conventions emulated on plain PostgreSQL (the spec makes them first-class). Roles are cluster-wide,
 # so they are created only when absent; the schema and functions live in the template database.
@@ -151,3 +155,19 @@ def load_seed_app(db: TestDatabase) -> None:
         conn.execute("SELECT pg_stat_force_next_flush()")
         conn.execute("SELECT 1")  # idle in between: the flush happens here
         conn.execute(FORGET_LEGACY_READS)
+
+
+@contextlib.contextmanager
+def fresh_database(server: LocalServer, label: str) -> Iterator[TestDatabase]:
+    """A fresh database (a copy of the template), dropped afterwards. The label helps when reading server logs;
+    the suffix makes the name unique."""
+    stem = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:40]
+    name = f"t_{stem}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE_DB}'.encode())
+    try:
+        yield TestDatabase(url=server.url(name), name=name, server=server, major=server.major)
+    finally:
+        force = " WITH (FORCE)" if server.major >= 13 else ""  # FORCE: a test may leave connections open
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}'.encode())

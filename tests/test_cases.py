@@ -22,17 +22,12 @@ from typing import Any
 import pytest
 import yaml
 
-from catalog import differences, rows, snapshot
-from pgharness import TestDatabase, run_pgstate_inprocess
+from laws import Before, apply_converges, export_plans_nothing, pgstate, rollback_restores
+from pgharness import TestDatabase
 
 CASES = Path(__file__).parent / "cases"
 CASE_NAMES = sorted(str(p.parent.relative_to(CASES)) for p in CASES.rglob("expected.yaml"))
 WRITE_GOLDEN = os.environ.get("PGSTATE_GOLDEN") == "write"
-
-
-def pgstate(db: TestDatabase, desired: Path, *args: str) -> tuple[int, str, str]:
-    run = run_pgstate_inprocess([*args, "--desired", str(desired), "--database-url", db.url])
-    return run.exit_code, run.stdout, run.stderr
 
 
 def index_definitions(db: TestDatabase, names: list[str]) -> dict[str, str | None]:
@@ -58,8 +53,8 @@ def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
     for statement in expected.get("setup") or []:  # what a case needs after loading (statistics, ...)
         database.execute(statement)
 
-    _export_plans_nothing(database, desired, tmp_path / "exported")
-    before, before_rows = snapshot(database), rows(database)
+    export_plans_nothing(database, desired, tmp_path / "exported")
+    before = Before.of(database)
 
     refused = expected.get("refused") or expected.get("error")
     code, out, err = pgstate(database, desired, "plan", "--format", "json")
@@ -75,30 +70,17 @@ def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
     _check_golden(case, database, golden_sql(database, sql_text))
 
     lossy = "data-loss" in expected["hazards"]
-    backups = ["--allow-destructive", "--backup-dir", str(tmp_path / "backups")] if lossy else []
-    code, out, err = pgstate(database, desired, "apply", "--yes", *backups)
-    assert code == 0, err
+    backups = tmp_path / "backups"
+    apply_converges(database, desired, backups, destructive=lossy)
     _check_catalog(database, expected.get("catalog") or {})
-    assert database.query("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
-
-    code, out, err = pgstate(database, desired, "plan", "--format", "json")
-    assert (code, json.loads(out)["steps"]) == (0, []), err
-    code, out, err = pgstate(database, desired, "drift", "--format", "json")
-    assert json.loads(out)["findings"] == [], out
-    assert code == 0
-
-    if plan["steps"]:
-        code, out, err = pgstate(
-            database, desired, "rollback", "1", "--yes", "--force", "--backup-dir", str(tmp_path / "backups")
-        )
-        cannot = expected.get("rollback")  # what a rollback must refuse, saying why, before changing anything
-        if cannot:
-            assert code == cannot["exit"] and re.search(cannot["message"], err), (code, err)
-            return
-        assert code == 0, err
-        assert differences(before, snapshot(database)) == []
-        if not lossy:
-            assert rows(database) == before_rows
+    if not plan["steps"]:
+        return
+    cannot = expected.get("rollback")  # what a rollback must refuse, saying why, before changing anything
+    if cannot:
+        code, out, err = pgstate(database, desired, "rollback", "1", "--yes", "--force", "--backup-dir", str(backups))
+        assert code == cannot["exit"] and re.search(cannot["message"], err), (code, err)
+        return
+    rollback_restores(database, desired, backups, before, lossy)
 
 
 def _check_golden(case: Path, db: TestDatabase, text: str) -> None:
@@ -115,35 +97,6 @@ def _check_golden(case: Path, db: TestDatabase, text: str) -> None:
             own.unlink()
     golden = own if own.exists() else default
     assert text == golden.read_text(), f"{golden} differs: PGSTATE_GOLDEN=write rewrites it"
-
-
-def _export_plans_nothing(db: TestDatabase, desired: Path, out: Path) -> None:
-    """Export what the desired files name, as it is now; planning the export right away gives no steps."""
-    args: list[str] = []
-    for path in sorted(desired.rglob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text()):
-            if not document:
-                continue
-            kind = next(iter(document))
-            schema = document.get("schema", "public")
-            name = f'"{schema}"."{str(document[kind]).replace(chr(34), chr(34) * 2)}"' if kind != "database" else ""
-            if kind == "table" and document.get("present", True) is not False:
-                args.append(name)
-            elif kind in ("function", "view") and document.get("present", True) is not False:
-                args += [f"--{kind}", name]
-            elif kind == "database":
-                args.append("--database")
-            elif kind == "role":
-                args += ["--role", str(document["role"])]
-    if not args:
-        return
-    run = run_pgstate_inprocess(["export", "--out", str(out), "--database-url", db.url, *args])
-    existing = run.exit_code == 0
-    if not existing:  # a declared table may not exist yet (a case about refusing it)
-        assert "not found" in run.stderr, run.stderr
-        return
-    code, plan_out, err = pgstate(db, out, "plan")
-    assert code == 0, plan_out + err
 
 
 def _check_catalog(db: TestDatabase, catalog: dict[str, Any]) -> None:

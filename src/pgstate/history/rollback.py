@@ -27,7 +27,7 @@ from ..source.compose import dump_yaml
 from ..source.documents import SpecSet, read_specs
 from ..source.loader import load_text
 from . import runs
-from .prestate import STATE_FORMAT
+from .prestate import STATE_FORMAT, recorded_access
 
 LEGACY_FORMAT = "pgstate-state/1"
 
@@ -47,7 +47,7 @@ def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confi
         if not options.force:
             _refuse_if_changed_later(conn, run)
             _refuse_if_values_were_converted(run)
-    specs = pre_run_specs(run)
+        specs = pre_run_specs(run, conn)
     retired = _retired_tables(run)
 
     def restore(conn: psycopg.Connection[Any]) -> None:
@@ -65,22 +65,24 @@ def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confi
     return outcome
 
 
-def pre_run_specs(run: runs.Run) -> SpecSet:
+def pre_run_specs(run: runs.Run, conn: psycopg.Connection[Any]) -> SpecSet:
     """The recorded pre-run state as specs, read and validated like any desired files."""
     state = run.pre_state
     display = f"pre-run state of run {run.id}"
     if state.get("format") == STATE_FORMAT:
         text = state.get("yaml") or ""
     elif state.get("format") == LEGACY_FORMAT:
-        text = _legacy_yaml(state)
+        text = _legacy_yaml(state, conn)
     else:
         raise PgstateError(f"run {run.id} was recorded without a restorable pre-run state")
-    return read_specs(load_text(text, display) if text.strip() else [], None)
+    specs = read_specs(load_text(text, display) if text.strip() else [], None)
+    return replace(specs, access=recorded_access(state))
 
 
-def _legacy_yaml(state: dict[str, Any]) -> str:
+def _legacy_yaml(state: dict[str, Any], conn: psycopg.Connection[Any]) -> str:
     """pgstate 0.1 stored its documents as jsonb, whose keys come back reordered: put each kind first again, and
-    write what it listed apart (what the run created) as absent."""
+    write what it listed apart (what the run created) as absent. It named the indexes a run created without their
+    table: the catalog says which table holds each now."""
     documents = []
     for document in state.get("documents", []):
         kind = next(key for key in ("table", "function", "view", "database") if key in document)
@@ -89,6 +91,21 @@ def _legacy_yaml(state: dict[str, Any]) -> str:
         documents.append({"function": name, "schema": schema, "arguments": types, "present": False})
     for schema, name in state.get("absent_views", []):
         documents.append({"view": name, "schema": schema, "present": False})
+    for schema, name in state.get("absent_indexes", []):
+        row = conn.execute(
+            "SELECT t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t"
+            " ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s"
+            " AND c.relname = %s",
+            [schema, name],
+        ).fetchone()
+        if row is None:
+            continue  # gone already
+        table = next((d for d in documents if d.get("table") == row[0] and d.get("schema") == schema), None)
+        if table is None:
+            table = {"table": row[0], "schema": schema}
+            documents.append(table)
+        table.setdefault("indexes", []).append({"name": name, "present": False})
+        table.pop("prune_indexes", None)  # the indexes it listed are kept or made absent one by one
     return dump_yaml(documents)
 
 

@@ -1,5 +1,6 @@
-"""Owner and privileges given back to an object that had to be dropped and created (a function whose signature
-changes, a view whose columns change): dropping loses them, a ``REVOKE FROM PUBLIC`` among them."""
+"""Owner and privileges given back to an object that is dropped and created (a function whose signature changes,
+a view whose columns change), or created again by a rollback after a run dropped it: dropping loses them, a
+``REVOKE FROM PUBLIC`` among them. The format has no words for them; the pre-run state records them apart."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from ..errors import PgstateError, SourceLocation
+from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
 
@@ -106,6 +107,9 @@ class Kind(ABC, Generic[S, O]):
     finding_missing: ClassVar[str] = ""
     finding_changed: ClassVar[str] = ""
     finding_removed: ClassVar[str] = ""
+    # The containers of its objects, when the kind keeps more than the objects (facts, options).
+    live_type: ClassVar[type[Live[Any]]] = Live
+    desired_type: ClassVar[type[Desired[Any]]] = Desired
 
     # --- source -------------------------------------------------------------------------------------------
 
@@ -218,6 +222,11 @@ class Kind(ABC, Generic[S, O]):
         return _flatten(
             self.to_yaml(d.key, d.live) if d.live is not None else self.absent_yaml(d.key, desired) for d in differences
         )
+
+    def access_of(self, obj: O) -> Access | None:
+        """The owner and privileges of a live object that has them (a run that drops it records them, so that
+        a rollback gives them back)."""
+        return None
 
     def items(self, specs: Sequence[S]) -> list[tuple[ObjectKey, Any]]:
         """The objects specs declare, one by one, as the YAML writes them (``plan --base`` compares two revisions

@@ -70,6 +70,7 @@ def key_of(table: QualifiedName, column: str) -> ObjectKey:
 
 
 class ColumnKind(Kind[ColumnSpec, Column]):
+    live_type = ColumnLive
     name = "column"
     document = "table"
     keys = ("columns",)

@@ -77,6 +77,7 @@ def key_of(name: str) -> ObjectKey:
 
 
 class ExtensionKind(Kind[ExtensionSpec, Extension]):
+    live_type = ExtensionLive
     name = "extension"
     document = "database"
     keys = ("extensions",)

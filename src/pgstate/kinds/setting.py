@@ -60,6 +60,7 @@ def key_of(name: str) -> ObjectKey:
 
 
 class SettingKind(Kind[SettingSpec, Parameter]):
+    live_type = SettingLive
     name = "setting"
     document = "database"
     keys = ("settings",)

@@ -97,19 +97,19 @@ def storage_text(value: Any) -> str:
 
 
 def storage_value(text: str) -> str | int | float | bool:
-    """A reloption as the catalog stores it (text), typed for YAML: ``70`` -> 70, ``0.05`` -> 0.05, ``false`` ->
-    False; anything else (``on``, ``auto``) stays a string, which YAML quotes when it would read it otherwise."""
+    """A reloption as the catalog stores it (text), typed for YAML where the type writes the same text: ``70``
+    -> 70, ``0.05`` -> 0.05, ``false`` -> False. Anything else (``on``, ``0.050``) stays a string, which YAML
+    quotes when it would read it otherwise: a rollback sets the text as it was stored."""
     import math
     import re
 
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if re.fullmatch(r"[-+]?[0-9]+", text):
+    if text in ("true", "false"):
+        return text == "true"
+    if re.fullmatch(r"-?[1-9][0-9]*|0", text):
         return int(text)
-    if re.fullmatch(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", text):
+    if re.fullmatch(r"-?[0-9]+\.[0-9]+", text):
         number = float(text)
-        if math.isfinite(number):
+        if math.isfinite(number) and repr(number) == text:
             return number
     return text
 
@@ -120,6 +120,7 @@ class StorageDesired(Desired[StorageParameter]):
 
 
 class StorageKind(Kind[StorageSpec, StorageParameter]):
+    desired_type = StorageDesired
     name = "storage"
     document = "table"
     keys = ("storage",)

@@ -7,6 +7,7 @@ definition were dumped and the dump verified. The guards' evidence is read in th
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ def key_of(name: QualifiedName) -> ObjectKey:
 
 
 class TableKind(Kind[TableSpec, Table]):
+    live_type = TableLive
     name = "table"
     document = "table"
     keys = ("present", "retire")
@@ -239,6 +241,14 @@ def _guard(spec: TableSpec, facts: RetirementFacts, context: PlanContext) -> Non
             location=spec.retire_location or spec.location,
             hint="name the timestamp column that records activity (e.g. created_at or updated_at)",
         )
+    column = context.live.tables[name].columns.get(retire.activity_column or "")
+    if column is not None and not _is_point_in_time(column.type):
+        raise PgstateError(
+            f"activity_column {retire.activity_column!r} of {name} is {column.type}, not a date or timestamp:"
+            " it cannot say when a row was last written",
+            location=spec.retire_location or spec.location,
+            hint="name the timestamp column that records activity (e.g. created_at or updated_at)",
+        )
     if facts.newest_activity is not None:
         raise Refused(
             f"{name} is still in use: {retire.activity_column} has a row from {facts.newest_activity},"
@@ -283,10 +293,16 @@ def _retirement_facts(reader: Reader, retiring: list[TableSpec]) -> dict[ObjectK
         # The scan statistics first: the activity check below scans the table itself.
         last_scan = _recent_scan(reader, table.oid, retire.quiet_days)
         newest = None
-        if retire.activity_column is not None and retire.activity_column in table.columns:
-            newest = _recent_activity(reader, name, retire.activity_column, retire.quiet_days)
+        column = table.columns.get(retire.activity_column or "")
+        if column is not None and _is_point_in_time(column.type):
+            newest = _recent_activity(reader, name, column.name, retire.quiet_days)
         facts[spec.key] = RetirementFacts(newest, last_scan, tuple(dependents[spec.key]))
     return facts
+
+
+def _is_point_in_time(type_name: str) -> bool:
+    """A date or a timestamp (Prisma writes ``timestamp(3) without time zone``), as format_type prints it."""
+    return re.fullmatch(r"date|timestamp(\(\d+\))? with(out)? time zone", type_name) is not None
 
 
 def _recent_activity(reader: Reader, table: QualifiedName, column: str, days: int) -> str | None:

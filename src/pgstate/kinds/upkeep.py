@@ -62,6 +62,7 @@ class Need:
 
 
 class UpkeepKind(Kind[MaintenanceSpec, object]):
+    live_type = UpkeepLive
     name = "upkeep"
     document = "database"
     keys = ("maintenance",)

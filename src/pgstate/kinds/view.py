@@ -16,6 +16,7 @@ from psycopg import sql
 from ..catalog.reader import Reader
 from ..catalog.snapshot import Root
 from ..errors import PgstateError, SourceLocation
+from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
 from ..planning.diff import Change, Difference
@@ -51,6 +52,9 @@ class View:
     check_option: str | None = None
     security_barrier: bool = False
     security_invoker: bool = False
+    # Desired only: the query as written, from which the view is created (read under the types of that moment,
+    # as its author meant; the live definition may carry casts that older column types needed).
+    source: str | None = field(default=None, compare=False, repr=False)
     # Live only: given back when it is dropped and created.
     owner: str = field(default="", compare=False)
     grants: tuple[str, ...] | None = field(default=None, compare=False)
@@ -174,6 +178,9 @@ class ViewKind(Kind[ViewSpec, View]):
                 )
         return problems
 
+    def access_of(self, obj: View) -> Access | None:
+        return Access(obj.owner, obj.grants) if obj.owner else None
+
     def plan(self, differences: Sequence[Difference], context: PlanContext) -> list[Step]:
         desired = context.kind_desired(self.name).objects
         live = context.live.of(self.name).objects
@@ -191,7 +198,8 @@ class ViewKind(Kind[ViewSpec, View]):
                 continue
             location = difference.location
             if difference.change is Change.ADDED:
-                steps.append(_create(difference.desired, Action.CREATE_VIEW, location))
+                access = _given_back(difference.desired, context)
+                steps.append(_create(difference.desired, Action.CREATE_VIEW, location, followups=access))
             elif difference.change is Change.REMOVED:
                 steps.append(_drop(difference.live, "declared absent (present: false)", location))
             elif _compatible(difference.live, difference.desired):
@@ -240,7 +248,7 @@ def _written_as(spec: ViewSpec, current: View) -> bool:
 
 def view_sql(view: View, *, replace_existing: bool) -> sql.Composed:
     """CREATE [OR REPLACE] VIEW with every option spelled out: CREATE OR REPLACE resets the ones it is not given."""
-    query = view.definition.strip().removesuffix(";")
+    query = (view.source if view.source is not None else view.definition).strip().removesuffix(";")
     verb = "CREATE OR REPLACE VIEW" if replace_existing else "CREATE VIEW"
     return sql.SQL("{} {}{} AS {}").format(
         sql.SQL(verb), view.name.identifier(), _options_sql(view.options()), sql.SQL(query)
@@ -278,6 +286,12 @@ def _create(
         followups=followups,
         needs_done=frozenset(needs or ()),
     )
+
+
+def _given_back(view: View, context: PlanContext) -> tuple[sql.Composed, ...]:
+    """The owner and privileges a rollback gives back to a view its run dropped."""
+    given = context.specs.access.get(view.key)
+    return tuple(restore_access_sql("VIEW", view.name.identifier(), given.owner, given.grants)) if given else ()
 
 
 def _drop(view: View, reason: str, location: SourceLocation | None) -> Step:
@@ -347,7 +361,7 @@ def _deparse(sandbox: Sandbox, spec: ViewSpec, number: int, current: View | None
     except psycopg.Error as error:
         raise located(error, spec.location) from None
     found = _read_temporary(sandbox, temporary)
-    view = replace(found, name=spec.name, owner="", grants=None, oid=0)
+    view = replace(found, name=spec.name, owner="", grants=None, oid=0, source=spec.query)
     if current is not None and (current.definition != view.definition or current.columns != view.columns):
         settled_name = QualifiedName("pg_temp", f"pgstate_live_view_{number}")
         try:
@@ -361,7 +375,7 @@ def _deparse(sandbox: Sandbox, spec: ViewSpec, number: int, current: View | None
             if (settled.definition, settled.columns) == (view.definition, view.columns) and (
                 current.options() == view.options()
             ):
-                return current
+                return replace(current, source=spec.query)
         except psycopg.Error:
             pass
     return view

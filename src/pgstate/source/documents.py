@@ -7,12 +7,14 @@ for a ``database:`` document the keys sit under ``database``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidDesiredState, PgstateError, SourceLocation
+from ..model.access import Access
+from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
 from .loader import Document, PathKey
 
@@ -97,6 +99,8 @@ class SpecSet:
     documents: tuple[Document, ...]
     headers: tuple[Header, ...]
     by_kind: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # Owner and privileges to give an object created again (a rollback re-creates what its run dropped).
+    access: Mapping[ObjectKey, Access] = field(default_factory=dict)
 
     def of(self, kind: str) -> tuple[Any, ...]:
         return self.by_kind.get(kind, ())
@@ -106,7 +110,7 @@ class SpecSet:
         return tuple(sorted({doc.file for doc in self.documents}))
 
     def replace_specs(self, kind: str, specs: Iterable[Any]) -> SpecSet:
-        return SpecSet(self.directory, self.documents, self.headers, {**self.by_kind, kind: tuple(specs)})
+        return replace(self, by_kind={**self.by_kind, kind: tuple(specs)})
 
 
 def read_specs(documents: Sequence[Document], directory: Path | None) -> SpecSet:

@@ -18,6 +18,7 @@ from ...catalog import query
 from ...catalog.reader import Reader
 from ...catalog.snapshot import Root
 from ...errors import PgstateError
+from ...model.access import Access
 from ...model.keys import ObjectKey
 from ...model.names import QualifiedName
 from ...planning.diff import Change, Difference
@@ -29,7 +30,7 @@ from ..context import PlanContext
 from .canonical import _check_shape, _create_in_temp, _stand_in
 from .model import Function, FunctionSpec, key_of
 from .read import _catalog, _from_row, _written_as
-from .steps import _counterpart_of, _create, _drop, _must_recreate, _recreate
+from .steps import _counterpart_of, _create, _drop, _must_recreate, _recreate, given_back
 
 __all__ = ["FunctionKind", "key_of"]
 
@@ -215,6 +216,9 @@ class FunctionKind(Kind[FunctionSpec, Function]):
 
     # --- planning -------------------------------------------------------------------------------------------
 
+    def access_of(self, obj: Function) -> Access | None:
+        return Access(obj.owner, obj.grants) if obj.owner else None
+
     def plan(self, differences: Sequence[Difference], context: PlanContext) -> list[Step]:
         desired = context.kind_desired(self.name)
         live = context.live.of(self.name).objects
@@ -229,7 +233,8 @@ class FunctionKind(Kind[FunctionSpec, Function]):
             if difference.change is Change.ADDED:
                 old = replaced.get(difference.key)
                 if old is None:
-                    steps.append(_create(difference.desired, Action.CREATE_FUNCTION, location))
+                    access = given_back(difference.desired, context)
+                    steps.append(_create(difference.desired, Action.CREATE_FUNCTION, location, followups=access))
                 else:
                     steps += _recreate(old, difference.desired, location, "its signature changes")
             elif difference.change is Change.CHANGED:

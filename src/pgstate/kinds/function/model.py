@@ -61,7 +61,7 @@ class Function:
     rows: float = 0.0
     search_path: tuple[str, ...] | None = None  # the search_path setting's schemas; None: not set
     # Other settings (`SET name = value`): name and the value in its comparable form (units as the server reads
-    # them); the text as stored is kept apart for the SQL.
+    # them), in order of name; the text as stored, in its order, is kept apart for the SQL.
     settings: tuple[tuple[str, Any], ...] = ()
     normalized_body: str | None = None  # the body without surrounding whitespace: what compares
     sql_body: str | None = None  # pg_get_function_sqlbody

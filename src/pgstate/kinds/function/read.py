@@ -56,7 +56,6 @@ def _from_row(row: tuple[Any, ...], catalog: Mapping[str, SettingInfo]) -> Funct
             search_path = parse_identifier_list(value)
         else:
             settings.append((key, value))
-    settings.sort()
     return Function(
         schema=schema,
         name=name,
@@ -72,7 +71,8 @@ def _from_row(row: tuple[Any, ...], catalog: Mapping[str, SettingInfo]) -> Funct
         cost=float(cost),
         rows=float(rows),
         search_path=search_path,
-        settings=tuple((key, setting_value(value, catalog.get(key))) for key, value in settings),
+        # Compared as a set of names (each is set on entry, their order means nothing); kept as written, in order.
+        settings=tuple(sorted((key, setting_value(value, catalog.get(key))) for key, value in settings)),
         normalized_body=body.strip() if body is not None else None,
         sql_body=sql_body,
         body=body,
@@ -100,7 +100,7 @@ def _written_as(spec: FunctionSpec, overloads: list[Function]) -> Function | Non
             and (spec.cost if spec.cost is not None else 100.0) == function.cost
             and (spec.rows if spec.rows is not None else function.rows) == function.rows
             and spec.search_path == function.search_path
-            and tuple(sorted(spec.settings)) == function.settings_text
+            and sorted(spec.settings) == sorted(function.settings_text)
             and (
                 (spec.body or "").strip() == (function.body or "").strip()
                 if spec.sql_body is None

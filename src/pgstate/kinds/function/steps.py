@@ -58,6 +58,12 @@ def _create(
     )
 
 
+def given_back(function: Function, context: PlanContext) -> tuple[sql.Composed, ...]:
+    """The owner and privileges a rollback gives back to a function its run dropped."""
+    given = context.specs.access.get(function.key)
+    return tuple(restore_access_sql("FUNCTION", _name(function), given.owner, given.grants)) if given else ()
+
+
 def _drop(function: Function, reason: str, location: Any) -> Step:
     return Step(
         action=Action.DROP_FUNCTION,

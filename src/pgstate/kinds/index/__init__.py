@@ -33,6 +33,7 @@ from .read import read_indexes
 
 
 class IndexKind(Kind[IndexesSpec, Index]):
+    desired_type = IndexDesired
     name = "index"
     document = "table"
     keys = ("indexes", "prune_indexes")
@@ -289,6 +290,21 @@ class IndexKind(Kind[IndexesSpec, Index]):
             return Unexpressible(key, reason)
         owner = (obj.table.schema, obj.table.name)
         return [Part("table", owner, ("indexes",), index_entry(obj), append=True)]
+
+    def record_parts(self, differences: Sequence[Difference], context: PlanContext) -> list[Part | Unexpressible]:
+        """Also the indexes of tables whose column types change: PostgreSQL rebuilds them from their definition
+        read again under the new types (``amount > 0`` becomes ``amount > (0)::numeric``), and a rollback must
+        give back the definition they had."""
+        recorded = {difference.key for difference in differences}
+        rebuilt = [
+            Difference(self.name, key, Change.CHANGED, None, index)
+            for key, index in sorted(context.live.of(self.name).objects.items())
+            if key not in recorded
+            and context.changing_columns(index.table)
+            and not context.dropped_by_retirement(key)
+            and unexpressible(index) is None
+        ]
+        return super().record_parts([*differences, *rebuilt], context)
 
     def absent_yaml(self, key: ObjectKey, desired: Desired[Index]) -> list[Part]:
         assert key.table is not None

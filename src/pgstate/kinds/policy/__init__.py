@@ -33,6 +33,7 @@ __all__ = ["Policy", "PolicyKind", "key_of", "read_policies"]
 
 
 class PolicyKind(Kind[PoliciesSpec, Policy]):
+    desired_type = PolicyDesired
     name = "policy"
     document = "table"
     keys = ("policies",)
@@ -180,9 +181,13 @@ class PolicyKind(Kind[PoliciesSpec, Policy]):
         return self._sets(sorted(tables), live.objects)
 
     def record_parts(self, differences: Sequence[Difference], context: PlanContext) -> list[Part | Unexpressible]:
-        """``policies:`` is the complete set: a table whose policies the plan changes is recorded with all of them."""
-        tables = sorted({d.key.table for d in differences if d.key.table is not None})
-        return self._sets(tables, context.live.of(self.name).objects)
+        """``policies:`` is the complete set: a table whose policies the plan changes is recorded with all of them.
+        So is a table the plan retires: its dump gives its policies back, but read under the column types of
+        the moment of the restore, which may not be those of before the run."""
+        live = context.live.of(self.name).objects
+        tables = {d.key.table for d in differences if d.key.table is not None}
+        tables |= {key.table for key in live if key.table in context.retiring_tables}
+        return self._sets(sorted(t for t in tables if t is not None), live)
 
     def _sets(self, tables: Sequence[QualifiedName], live: Mapping[ObjectKey, Policy]) -> list[Part | Unexpressible]:
         parts: list[Part | Unexpressible] = [Part("table", (t.schema, t.name), ("policies",), []) for t in tables]

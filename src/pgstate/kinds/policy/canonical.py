@@ -81,7 +81,10 @@ def _deparse(
         if current is not None and beside is not None:
             settled = found.get(key_of(entry.table, beside))
             if settled is not None and replace(settled, name=entry.name) == policy:
-                policy = current  # the same policy, once both sides are in the form the server settles on
+                # The same policy, once both sides are in the form the server settles on. Created again (out of
+                # the way of a type change), it is made from the text as written, which the server reads under
+                # the new types as the author meant (the live text may carry casts the old types needed).
+                policy = replace(current, using_source=entry.using, with_check_source=entry.with_check)
         result[entry.key] = policy
     return result
 

@@ -2,8 +2,5 @@
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 -- create-view public.open_orders: columns: id, total
-CREATE VIEW "public"."open_orders" AS SELECT id,
-    total
-   FROM orders
-  WHERE status = 'open'::text;
+CREATE VIEW "public"."open_orders" AS SELECT id, total FROM orders WHERE status = 'open';
 COMMIT;

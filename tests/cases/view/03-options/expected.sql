@@ -2,8 +2,5 @@
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 -- replace-view public.open_orders: columns: id, status
-CREATE OR REPLACE VIEW "public"."open_orders" WITH ("security_barrier" = 'true', "security_invoker" = 'true') AS SELECT id,
-    status
-   FROM orders
-  WHERE status = 'open'::text;
+CREATE OR REPLACE VIEW "public"."open_orders" WITH ("security_barrier" = 'true', "security_invoker" = 'true') AS SELECT id, status FROM orders WHERE status = 'open';
 COMMIT;

@@ -1,9 +1,0 @@
--- pgstate plan
-BEGIN;
-SET LOCAL lock_timeout = '2s';
--- create-view public.open_orders: columns: id, total
-CREATE VIEW "public"."open_orders" AS SELECT orders.id,
-    orders.total
-   FROM orders
-  WHERE orders.status = 'open'::text;
-COMMIT;

@@ -1,9 +1,0 @@
--- pgstate plan
-BEGIN;
-SET LOCAL lock_timeout = '2s';
--- replace-view public.open_orders: columns: id, status
-CREATE OR REPLACE VIEW "public"."open_orders" WITH ("check_option" = 'local') AS SELECT orders.id,
-    orders.status
-   FROM orders
-  WHERE orders.status = 'open'::text;
-COMMIT;
