@@ -341,9 +341,8 @@ SETTINGS = {
 def _setting_sql(name: str, value: str) -> str:
     """The SQL that sets a value as the YAML spells it; {database} is the test database's quoted name."""
     literal = value.strip("'\"").replace('\\"', '"')
-    if name == "search_path":  # a list: each element its own literal
-        literal = ", ".join(f"'{part.strip()}'" for part in literal.strip("[]").split(","))
-        return f"ALTER DATABASE {{database}} SET search_path = {literal};\n"
+    if name == "search_path":  # a list, written as SHOW prints it: its elements are identifiers
+        return f"ALTER DATABASE {{database}} SET search_path = {literal.strip('[]')};\n"
     return f"ALTER DATABASE {{database}} SET {name} = '{literal}';\n"
 
 

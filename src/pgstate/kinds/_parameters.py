@@ -36,7 +36,8 @@ def elements(name: str, value: str | tuple[str, ...]) -> tuple[str, ...] | None:
         return None
     if isinstance(value, tuple):
         return value
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+    # Written as SHOW prints it: identifiers, quoted where they need it (``"$user", public``).
+    return parse_identifier_list(value)
 
 
 def stored_elements(name: str, stored: str) -> str | tuple[str, ...]:

@@ -1,0 +1,3 @@
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET search_path = "$user", public, %I', current_database(), 'My Schema');
+END $$;

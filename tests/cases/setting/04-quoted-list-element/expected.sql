@@ -1,0 +1,6 @@
+-- pgstate plan
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+-- set-setting temp_tablespaces: (not set) -> pg_default (new sessions)
+ALTER DATABASE "{database}" SET "temp_tablespaces" = 'pg_default';
+COMMIT;
