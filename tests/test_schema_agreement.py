@@ -19,7 +19,7 @@ from pgstate.source.schema import _fast_validator, _validator, document_kinds
 KINDS = document_kinds()
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [ROOT / "desired", ROOT / "desired-later", *sorted((ROOT / "tests" / "cases").glob("*/desired"))]
+SOURCES = [ROOT / "desired", ROOT / "desired-later", *sorted((ROOT / "tests" / "cases").glob("*/*/desired"))]
 REPLACEMENTS: list[Any] = [None, 0, -1, 1.5, True, "", "x;y", "a" * 64, "é" * 32, [], {}, ["a"], {"k": 1}, "1d"]
 
 
