@@ -444,6 +444,38 @@ def dependents(draw: st.DrawFn) -> Example:
     return Example(before, desired)
 
 
+# --- role settings ---------------------------------------------------------------------------------------------
+
+ROLE_SETTINGS = {
+    "statement_timeout": ["8s", "8000", "30s", "1min"],
+    "idle_in_transaction_session_timeout": ["30s", "60000"],
+    "lock_timeout": ["2s", "500ms"],
+    "work_mem": ["8MB", "8192", "64MB"],
+    "search_path": ['"\\"$user\\", public"', "[public, extensions]"],
+}
+# A role of the generator's own for settings of every database: roles belong to the whole server.
+GENERATED_ROLE = (
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgstate_gen_role') THEN"
+    " CREATE ROLE pgstate_gen_role NOLOGIN; END IF; END $$;\nALTER ROLE pgstate_gen_role RESET ALL;\n"
+)
+
+
+@st.composite
+def role_settings(draw: st.DrawFn) -> Example:
+    before, documents = GENERATED_ROLE, []
+    for role, database_only in (("authenticated", True), ("pgstate_gen_role", False)):
+        where = " IN DATABASE {database}" if database_only else ""
+        for name in draw(st.lists(st.sampled_from(sorted(ROLE_SETTINGS)), max_size=3, unique=True)):
+            value = draw(st.sampled_from(ROLE_SETTINGS[name]))
+            before += _setting_sql(name, value).replace("ALTER DATABASE {database}", f"ALTER ROLE {role}{where}")
+        wanted = draw(st.lists(st.sampled_from(sorted(ROLE_SETTINGS)), max_size=3, unique=True))
+        if wanted:
+            entries = "".join(f"  {n}: {draw(st.sampled_from([*ROLE_SETTINGS[n], 'null']))}\n" for n in wanted)
+            scope = "" if database_only and draw(st.booleans()) else f"database_only: {str(database_only).lower()}\n"
+            documents.append(f"role: {role}\n{scope}settings:\n{entries}")
+    return Example(before, "---\n".join(documents) or "role: authenticated\nsettings: {}\n")
+
+
 STRATEGIES = {
     "column": columns(),
     "index": indexes(),
@@ -456,4 +488,5 @@ STRATEGIES = {
     "extension": extensions(),
     "table": tables(),
     "dependents": dependents(),
+    "role-setting": role_settings(),
 }

@@ -317,7 +317,7 @@ def test_an_index_key_of_no_known_form(desired: Path) -> None:
 
 def test_missing_kind(desired: Path) -> None:
     assert only_problem(desired, "schema: public\ncolumns: {}\n") == f"desired/a.yaml:1:1: {NO_KIND}"
-    assert NO_KIND == "document has no kind: its first key must be one of table, database, function, view"
+    assert NO_KIND == "document has no kind: its first key must be one of table, database, function, view, role"
 
 
 def test_unknown_kind(desired: Path) -> None:

@@ -1,0 +1,1 @@
+-- pgstate plan
