@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from pgharness import TestDatabase, run_pgstate, run_pgstate_inprocess
 from pgstate.execution.apply import ADVISORY_LOCK_KEY
@@ -263,6 +264,52 @@ def test_stale_saved_plan_is_refused(database: TestDatabase, tmp_path: Path) -> 
     write_desired(desired, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
     code, _, err = apply(database, desired, "--plan", str(plan_file))
     assert code == 0, err
+
+
+# A managed object of each kind, and a change someone makes to it after the plan was saved.
+MANAGED = (
+    "CREATE TABLE t (a int, b int, owner uuid);\n"
+    "CREATE POLICY own ON t TO authenticated USING (owner = (select auth.uid()));\n"
+    "CREATE FUNCTION f(n int) RETURNS int LANGUAGE sql AS 'SELECT n';\n"
+    "CREATE VIEW v AS SELECT a FROM t;\n"
+)
+DESIRED_OF_EVERY_KIND = (
+    "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\nrls: {enabled: false, forced: false}\n"
+    "policies:\n  - {name: own, roles: [authenticated], using: owner = (select auth.uid())}\n"
+    "storage: {fillfactor: 100}\ncolumns:\n  b: {type: integer}\n---\n"
+    "function: f\narguments: n int\nreturns: integer\nlanguage: sql\nbody: SELECT n\n---\n"
+    "view: v\nquery: SELECT a FROM t\n---\n"
+    "database:\n  settings: {work_mem: 4MB}\n---\n"
+    "role: authenticated\nsettings: {statement_timeout: 8s}\n"
+)
+IN_THIS_DATABASE = "DO $$ BEGIN EXECUTE format('ALTER {} IN DATABASE %I SET {}', current_database()); END $$"
+LATER_CHANGES = {
+    "policy": "ALTER POLICY own ON t TO anon",
+    "function": "CREATE OR REPLACE FUNCTION f(n int) RETURNS int LANGUAGE sql AS 'SELECT n + 1'",
+    "view": "CREATE OR REPLACE VIEW v AS SELECT a, b FROM t",
+    "storage": "ALTER TABLE t SET (fillfactor = 70)",
+    "column": "ALTER TABLE t ALTER COLUMN b TYPE bigint",
+    "rls": "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
+    "setting": "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = 8192', current_database()); END $$",
+    "role-setting": IN_THIS_DATABASE.format("ROLE authenticated", "statement_timeout = 9000"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LATER_CHANGES))
+def test_saved_plan_is_stale_after_a_change_of_any_kind(database: TestDatabase, tmp_path: Path, kind: str) -> None:
+    """The fingerprint covers every managed object of every kind, not only the ones the plan changes."""
+    database.execute(MANAGED)
+    desired = write_desired(tmp_path / "d", DESIRED_OF_EVERY_KIND)
+    plan_file = tmp_path / "plan.json"
+    run = run_pgstate_inprocess(
+        ["plan", "--desired", str(desired), "--database-url", database.url, "--out", str(plan_file)]
+    )
+    assert run.exit_code == 2, run.stderr
+    database.execute(LATER_CHANGES[kind] + ";")
+    before = catalog_state(database)
+    code, _, err = apply(database, desired, "--plan", str(plan_file))
+    assert (code, "stale" in err) == (3, True), err
+    assert catalog_state(database) == before
 
 
 def test_killed_apply_leaves_pre_run_state_and_next_apply_completes(database: TestDatabase, tmp_path: Path) -> None:
