@@ -13,7 +13,7 @@ import psycopg
 from ..kinds import all_kinds, kind_named
 from ..model.keys import ObjectKey, table_key
 from ..model.names import QualifiedName
-from ..model.state import Dependency, LiveState
+from ..model.state import Dependency, LiveState, Root
 from ..source.documents import SpecSet
 from .reader import Reader, read_server, read_tables
 
@@ -44,16 +44,6 @@ def read_live(conn: psycopg.Connection[Any], specs: SpecSet, *, everything: bool
         dependencies = _read_dependencies(reader, specs, lives)
         managed = reader.managed
     return LiveState(server, reader.tables, lives, dependencies, managed)
-
-
-@dataclass(frozen=True)
-class Root:
-    """An object whose change its dependents could block: a column (attnum > 0), a function or a view."""
-
-    catalog: str  # pg_class (columns, views) or pg_proc
-    oid: int
-    attnum: int
-    key: ObjectKey
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ def plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
 
 
 def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from ..execution.apply import ApplyOptions, apply
+    from ..execution.apply import apply
+    from ..execution.options import ApplyOptions
     from ..pipeline import load_desired
 
     specs = load_desired(args.desired)
@@ -205,7 +206,7 @@ def history(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
 
 
 def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from ..execution.apply import ApplyOptions
+    from ..execution.options import ApplyOptions
     from ..history.rollback import RollbackOptions, rollback
 
     url = resolve_url(args.database_url, Path.cwd())

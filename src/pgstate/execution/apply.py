@@ -35,24 +35,10 @@ from ..planning.steps import Hazard, Phase
 from ..source.documents import SpecSet
 from ..source.git import desired_commit
 from .executor import Executor, prepare_session
+from .options import ApplyOptions
 
 # One key for every pgstate of every version: two applies on one database never interleave.
 ADVISORY_LOCK_KEY = 0x70677374617465  # "pgstate"
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    lock_timeout: str = "2s"
-    retries: int = 5
-    wait: bool = False
-    plan_file: Path | None = None
-    show_progress: bool = False
-    allow_destructive: bool = False
-    backup_dir: Path = Path(".pgstate/backups")
-    full_backup: bool = False  # --backup full: dump the whole database first
-    rollback_of: int | None = None  # this apply is the rollback of that run
-    # Run under the advisory lock before planning (rollback restores retired tables there).
-    prelude: Callable[[psycopg.Connection[Any]], None] | None = None
 
 
 @dataclass(frozen=True)

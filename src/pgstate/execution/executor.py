@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -19,10 +19,8 @@ from ..errors import PgstateError
 from ..history import runs
 from ..planning.plan import Plan
 from ..planning.steps import Phase, Step
+from .options import ApplyOptions
 from .progress import step_progress
-
-if TYPE_CHECKING:
-    from .apply import ApplyOptions
 
 # Phases whose steps may run long enough for a progress bar (builds, upkeep).
 LONG_PHASES = (Phase.BUILD, Phase.MAINTENANCE)

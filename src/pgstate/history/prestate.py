@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..kinds import all_kinds
-from ..kinds.base import Part, Unexpressible
 from ..kinds.context import PlanContext
 from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..planning.diff import Change, Difference
-from ..source.compose import compose, dump_yaml
+from ..source.compose import Part, Unexpressible, compose, dump_yaml
 
 STATE_FORMAT = "pgstate-state/2"
 

@@ -21,7 +21,8 @@ from ..backup.restore import restore_definition, restore_table
 from ..backup.tools import DumpTool
 from ..db.connection import connect
 from ..errors import PgstateError, Refused
-from ..execution.apply import ApplyOptions, ApplyOutcome, Confirm, Say, apply
+from ..execution.apply import ApplyOutcome, Confirm, Say, apply
+from ..execution.options import ApplyOptions
 from ..model.names import QualifiedName
 from ..source.compose import dump_yaml
 from ..source.documents import SpecSet, read_specs

@@ -20,6 +20,7 @@ from ..errors import PgstateError, SourceLocation
 from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
+from ..source.compose import Part, Unexpressible
 
 if TYPE_CHECKING:
     from ..catalog.reader import Reader
@@ -67,31 +68,6 @@ class Live(Generic[O]):
     """A kind's live objects (of what the desired state manages), and facts only the kind itself reads."""
 
     objects: Mapping[ObjectKey, O] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Part:
-    """A piece of a desired document written from a live object (see :mod:`pgstate.source.compose`).
-
-    ``owner`` names the document (``("public", "User")`` for a table's, ``("authenticated", "all")`` for a role's);
-    ``path`` is where the piece goes; with ``name`` it is one entry of the mapping at ``path``, without it a list
-    item appended there (``append``) or the value itself.
-    """
-
-    document: str
-    owner: tuple[str, ...]
-    path: tuple[str, ...]
-    value: Any
-    name: str | None = None
-    append: bool = False
-
-
-@dataclass(frozen=True)
-class Unexpressible:
-    """A live object the desired format cannot describe, and why; export leaves it out and says so."""
-
-    key: ObjectKey
-    reason: str
 
 
 class Kind(ABC, Generic[S, O]):

@@ -15,18 +15,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..catalog.reader import Reader
-from ..catalog.snapshot import Root
 from ..errors import PgstateError, SourceLocation
 from ..model.keys import ObjectKey, table_key
 from ..model.names import QualifiedName, quote_for_display
+from ..model.state import Root
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
 from ..sandbox.copies import ColumnChange, alter_type_sql, copy_of
 from ..sandbox.session import Sandbox
 from ..sandbox.types import canonical_types, is_collatable
+from ..source.compose import Part, Unexpressible
 from ..source.documents import Header
-from .base import Desired, Kind, Live, Part, Unexpressible, register
+from .base import Desired, Kind, Live, register
 from .context import PlanContext
 
 COLLATION_HINT = "name a collation of this database exactly as pg_collation stores it, e.g. C or en-x-icu"

@@ -20,8 +20,9 @@ from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Lock, Phase, Step
 from ..sandbox.session import Sandbox
+from ..source.compose import Part
 from ..source.documents import Header
-from .base import Desired, Kind, Live, Part, register
+from .base import Desired, Kind, Live, register
 from .context import PlanContext
 
 # Extensions whose library must be loaded at server start to work (their documentation says so).

@@ -19,8 +19,9 @@ from ..model.names import QualifiedName
 from ..planning.diff import Difference
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
 from ..sandbox.session import Sandbox
+from ..source.compose import Part
 from ..source.documents import Header
-from .base import Desired, Kind, Live, Part, register
+from .base import Desired, Kind, Live, register
 from .context import PlanContext
 
 STATEMENTS = {

@@ -24,6 +24,7 @@ from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Lock, Phase, Step
 from ..sandbox.session import Sandbox
+from ..source.compose import Part
 from ..source.documents import Header
 from ..units import SettingInfo
 from . import _records
@@ -37,7 +38,7 @@ from ._parameters import (
     value_sql,
     yaml_value,
 )
-from .base import Desired, Disposition, Kind, Live, Part, register
+from .base import Desired, Disposition, Kind, Live, register
 from .context import PlanContext
 
 DATABASE, EVERY_DATABASE = "database", "all"  # the scopes: IN DATABASE <current>, or every database

@@ -21,6 +21,7 @@ from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Lock, Phase, Step
 from ..sandbox.session import Sandbox
+from ..source.compose import Part
 from ..source.documents import Header
 from ..units import SettingInfo, same_setting
 from . import _records
@@ -34,7 +35,7 @@ from ._parameters import (
     value_sql,
     yaml_value,
 )
-from .base import Desired, Disposition, Kind, Live, Part, register
+from .base import Desired, Disposition, Kind, Live, register
 from .context import PlanContext
 
 UNKNOWN_HINT = "check the name against SHOW ALL or pg_settings (extensions' settings need their library)"

@@ -23,10 +23,11 @@ from ..planning.diff import Change, Difference
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
 from ..sandbox.copies import copy_of
 from ..sandbox.session import Sandbox, located
+from ..source.compose import Part
 from ..source.documents import Header
 from ..units import reloption_value
 from . import _records
-from .base import Desired, Disposition, Kind, Live, Part, register
+from .base import Desired, Disposition, Kind, Live, register
 from .context import PlanContext
 
 # The table and TOAST parameters whose lock is SHARE UPDATE EXCLUSIVE (reloptions.c); all others: ACCESS EXCLUSIVE.

@@ -25,8 +25,9 @@ from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
 from ..sandbox.session import Sandbox
+from ..source.compose import Part
 from ..source.documents import Header
-from .base import Desired, Kind, Live, Part, register
+from .base import Desired, Kind, Live, register
 from .context import PlanContext
 
 # Keys a retired table cannot have: there is nothing left to manage on a table that is being dropped.

@@ -14,18 +14,19 @@ import psycopg
 from psycopg import sql
 
 from ..catalog.reader import Reader
-from ..catalog.snapshot import Root
 from ..errors import PgstateError, SourceLocation
 from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
+from ..model.state import Root
 from ..planning.diff import Change, Difference
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
 from ..sandbox.session import Sandbox, located
+from ..source.compose import Part
 from ..source.documents import Header
 from ..units import boolean
 from ._access import restore_access_sql
-from .base import Desired, Kind, Live, Part, register
+from .base import Desired, Kind, Live, register
 from .context import PlanContext
 
 CHECK_OPTIONS = ("local", "cascaded")

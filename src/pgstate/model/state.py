@@ -63,3 +63,13 @@ class DesiredState:
 
     def of(self, kind: str) -> Any:
         return self.kinds[kind]
+
+
+@dataclass(frozen=True)
+class Root:
+    """An object whose change its dependents could block: a column (attnum > 0), a function or a view."""
+
+    catalog: str  # pg_class (columns, views) or pg_proc
+    oid: int
+    attnum: int
+    key: ObjectKey

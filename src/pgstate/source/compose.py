@@ -4,12 +4,39 @@ into one document per table, function, view, role and the database, keys in the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from ..kinds.base import Part
+from ..model.keys import ObjectKey
 from .schema import load_schema
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a desired document written from a live object (see :mod:`pgstate.source.compose`).
+
+    ``owner`` names the document (``("public", "User")`` for a table's, ``("authenticated", "all")`` for a role's);
+    ``path`` is where the piece goes; with ``name`` it is one entry of the mapping at ``path``, without it a list
+    item appended there (``append``) or the value itself.
+    """
+
+    document: str
+    owner: tuple[str, ...]
+    path: tuple[str, ...]
+    value: Any
+    name: str | None = None
+    append: bool = False
+
+
+@dataclass(frozen=True)
+class Unexpressible:
+    """A live object the desired format cannot describe, and why; export leaves it out and says so."""
+
+    key: ObjectKey
+    reason: str
+
 
 # The documents that get their header from their owner (the others' kinds write it whole).
 HEADERS: dict[str, Callable[[tuple[str, ...]], dict[str, Any]]] = {

@@ -37,9 +37,8 @@ import psycopg
 from ..catalog.snapshot import read_live
 from ..errors import PgstateError
 from ..kinds import all_kinds
-from ..kinds.base import Part, Unexpressible
 from ..model.names import QualifiedName
-from .compose import compose, dump_document
+from .compose import Part, Unexpressible, compose, dump_document
 from .documents import read_specs
 from .loader import Document
 

@@ -16,16 +16,17 @@ from typing import Any
 
 from ...catalog import query
 from ...catalog.reader import Reader
-from ...catalog.snapshot import Root
 from ...errors import PgstateError
 from ...model.access import Access
 from ...model.keys import ObjectKey
 from ...model.names import QualifiedName
+from ...model.state import Root
 from ...planning.diff import Change, Difference
 from ...planning.steps import Action, Step
 from ...sandbox.session import NotASingleExpression, Sandbox
+from ...source.compose import Part, Unexpressible
 from ...source.documents import Header
-from ..base import Desired, Disposition, Kind, Live, Part, Unexpressible, register
+from ..base import Desired, Disposition, Kind, Live, register
 from ..context import PlanContext
 from .canonical import _check_shape, _create_in_temp, _stand_in
 from .model import Function, FunctionSpec, key_of

@@ -21,8 +21,9 @@ from ...planning.diff import Change, Difference
 from ...planning.findings import Finding, FindingClass
 from ...planning.steps import Step
 from ...sandbox.session import Sandbox
+from ...source.compose import Part, Unexpressible
 from ...source.documents import Header
-from ..base import Desired, Disposition, Kind, Live, Part, Unexpressible, register
+from ..base import Desired, Disposition, Kind, Live, register
 from ..context import PlanContext
 from . import canonical, steps
 from .canonical import IndexDesired

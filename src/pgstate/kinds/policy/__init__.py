@@ -21,8 +21,9 @@ from ...model.names import QualifiedName
 from ...planning.diff import Change, Difference
 from ...planning.steps import Step
 from ...sandbox.session import Sandbox
+from ...source.compose import Part, Unexpressible
 from ...source.documents import Header
-from ..base import Desired, Disposition, Kind, Live, Part, Unexpressible, register
+from ..base import Desired, Disposition, Kind, Live, register
 from ..context import PlanContext
 from .canonical import _deparse, _written_as
 from .model import PoliciesSpec, Policy, PolicyDesired, PolicySpec, key_of
