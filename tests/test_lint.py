@@ -31,6 +31,7 @@ from pgstate.lint import (
 from pgstate.lint.registry import rule
 from pgstate.model.keys import ObjectKey, table_key
 from pgstate.model.names import QualifiedName
+from pgstate.model.state import LiveState, ServerFacts
 from pgstate.pipeline import State, canonicalize, load_desired, plan_for
 from pgstate.planning.compare import compare
 from pgstate.planning.plan import Plan
@@ -357,7 +358,7 @@ def test_destructive_change(database: TestDatabase, tmp_path: Path) -> None:
             step(Action.RETIRE_TABLE, table_key("table", qn("old"), label="public.old")),
             step(Action.ALTER_COLUMN_TYPE, table_key("column", table, "a"), (Hazard.DATA_LOSS,)),
         ),
-        "fingerprint",
+        LiveState(ServerFacts(180000, "", "", "", False), {}, {}),
         180000,
     )
     found = lint(database, documents(tmp_path, "table: t\n"), tables=("t",), plan=plan)

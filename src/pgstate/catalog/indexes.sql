@@ -4,6 +4,15 @@
 -- deparsed here, and only for indexes that have one.
 -- The same query reads the live tables and the temporary copies on which desired indexes are deparsed, so both
 -- sides are spelled by the same code.
+WITH foreign_keys AS (
+    -- Foreign keys that reference rows through an index: dropping it would drop them (or fail). Aggregated
+    -- once here: pg_constraint has no index on conindid, so a subquery per index would scan it per index.
+    SELECT fk.conindid,
+           array_agg(quote_ident(fk.conname) || ' on ' || fk.conrelid::regclass::text ORDER BY 1) AS names
+    FROM pg_constraint fk
+    WHERE fk.contype = 'f' AND fk.confrelid = ANY (%(oids)s::oid[])
+    GROUP BY fk.conindid
+)
 SELECT i.indrelid AS table_oid,
        ic.relname AS index_name,
        am.amname AS method,
@@ -22,9 +31,7 @@ SELECT i.indrelid AS table_oid,
        END AS expressions,
        ic.relkind = 'I' AS partitioned,
        ic.relispartition AS inherited,
-       -- Foreign keys that reference rows through this index: dropping it would drop them (or fail).
-       ARRAY(SELECT quote_ident(fk.conname) || ' on ' || fk.conrelid::regclass::text
-             FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid ORDER BY 1) AS foreign_keys,
+       coalesce(fks.names, '{}') AS foreign_keys,
        -- Functions its expressions or predicate call, as (schema, name, argument types).
        CASE WHEN i.indexprs IS NOT NULL OR i.indpred IS NOT NULL THEN ARRAY(
            SELECT array[fn.nspname, f.proname, oidvectortypes(f.proargtypes)]
@@ -36,5 +43,6 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 LEFT JOIN pg_constraint con
        ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+LEFT JOIN foreign_keys fks ON fks.conindid = i.indexrelid
 WHERE i.indrelid = ANY (%(oids)s::oid[])
 ORDER BY i.indrelid, ic.relname

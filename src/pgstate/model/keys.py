@@ -7,20 +7,47 @@ same way, so one keyed diff pairs them. The label is how people read the key; it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .names import QualifiedName, quote_for_display
 
 
-@dataclass(frozen=True, order=True)
-class ObjectKey:
-    kind: str
-    parts: tuple[str, ...]
-    label: str = field(default="", compare=False, repr=False)
+class ObjectKey(tuple[str, tuple[str, ...]]):
+    """``(kind, parts)``, with a label for people that is not part of the identity.
+
+    A tuple underneath: keys are hashed, compared and sorted tens of thousands of times per plan, and a tuple
+    does all three in C. Immutable like a tuple; the label and the table are kept beside it.
+    """
+
+    _label: str
+    _table: QualifiedName | None
+
+    def __new__(cls, kind: str, parts: tuple[str, ...], label: str = "") -> ObjectKey:
+        key = super().__new__(cls, (kind, parts))
+        key._label = label
+        key._table = None
+        return key
+
+    @property
+    def kind(self) -> str:
+        return self[0]
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return self[1]
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def __repr__(self) -> str:
+        return f"ObjectKey({self.kind!r}, {self.parts!r})"
 
     def __str__(self) -> str:
-        return self.label or ".".join(quote_for_display(part) for part in self.parts)
+        return self._label or ".".join(quote_for_display(part) for part in self.parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ObjectKey, (self.kind, self.parts, self._label))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "parts": list(self.parts), "label": str(self)}
@@ -32,10 +59,13 @@ class ObjectKey:
     @property
     def table(self) -> QualifiedName | None:
         """The table a table object belongs to (its first two parts), for kinds whose keys start with it."""
-        return QualifiedName(self.parts[0], self.parts[1]) if len(self.parts) >= 2 else None
+        found = self._table
+        if found is None and len(self.parts) >= 2:
+            found = self._table = QualifiedName(self.parts[0], self.parts[1])  # memoised
+        return found
 
 
 def table_key(kind: str, table: QualifiedName, *rest: str, label: str | None = None) -> ObjectKey:
     """A key of an object of ``table``: schema, table, then the object's own parts."""
-    shown = label if label is not None else ".".join([str(table), *(quote_for_display(part) for part in rest)])
-    return ObjectKey(kind, (table.schema, table.name, *rest), shown)
+    # Without a label the key prints as its parts do (schema.table.rest), worked out only when printed.
+    return ObjectKey(kind, (table.schema, table.name, *rest), label or "")

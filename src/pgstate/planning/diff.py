@@ -4,6 +4,7 @@ ones, each changed one with its differing fields. Plan and drift both start from
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,33 +51,60 @@ def keyed_diff(kind: Kind[Any, Any], desired: Desired[Any], live: Live[Any], con
     from ..kinds.base import Disposition
 
     found: list[Difference] = []
+    # Objects of a table are compared only while the table exists and stays (context.in_scope), decided here
+    # once for the kind rather than per object: a plan compares tens of thousands of them.
+    if kind.document == "table" and kind.name != "table":
+        present = context.present_tables
+
+        def in_scope(key: ObjectKey) -> bool:
+            return key.table in present
+    else:
+
+        def in_scope(key: ObjectKey) -> bool:
+            return True
+
     for key, wanted in desired.objects.items():
-        if not context.in_scope(key):
+        if not in_scope(key):
             continue
         current = live.objects.get(key)
         location = desired.locations.get(key)
         if current is None:
             found.append(Difference(kind.name, key, Change.ADDED, wanted, None, (), location))
-        elif current != wanted:
+        elif current is not wanted and current != wanted:  # canonicalisation hands back the live object itself
             found.append(
                 Difference(kind.name, key, Change.CHANGED, wanted, current, field_changes(wanted, current), location)
             )
     for key, location in desired.absent.items():
         current = live.objects.get(key)
-        if current is not None and context.in_scope(key):
+        if current is not None and in_scope(key):
             found.append(Difference(kind.name, key, Change.REMOVED, None, current, (), location))
     for key, current in live.objects.items():
-        if key in desired.objects or key in desired.absent or not context.in_scope(key):
+        if key in desired.objects or key in desired.absent or not in_scope(key):
             continue
         if kind.live_only(key, current, desired, context) is Disposition.REMOVE:
             found.append(Difference(kind.name, key, Change.REMOVED, None, current, (), context.location_of(key)))
     return sorted(found, key=lambda difference: difference.key)
 
 
+SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _compared_fields(cls: type[Any]) -> tuple[str, ...] | None:
+    """The fields of a dataclass that are part of its definition (compare=True); None for other types."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+
+
 def plain(obj: Any) -> Any:
     """The object as plain data, without what is not part of its definition (compare=False fields)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.compare}
+    cls = type(obj)
+    if cls in SCALARS:
+        return obj
+    names = _compared_fields(cls)  # type: ignore[arg-type]  # a class is hashable
+    if names is not None:
+        return {name: plain(getattr(obj, name)) for name in names}
     if isinstance(obj, tuple | list | frozenset):
         items = [plain(item) for item in obj]
         return sorted(items, key=repr) if isinstance(obj, frozenset) else items

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -24,10 +24,16 @@ PLAN_FORMAT = "pgstate-plan/1"  # later versions only add keys
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
-    fingerprint: str
+    live: LiveState = field(compare=False, repr=False)  # what the plan was made against
     server_version: int
     lock_timeout: str = "2s"  # what each locking statement runs under
     notices: tuple[str, ...] = ()  # what pgstate cannot do and a person must (a restart, a preload line)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Of the live state the plan was made against: worked out only when asked for (a saved plan, a run's
+        record, a check of one), since it reads every managed object."""
+        return fingerprint(self.live)
 
     @property
     def has_changes(self) -> bool:
@@ -76,7 +82,7 @@ def make_plan(context: PlanContext, *, lock_timeout: str = "2s") -> Plan:
     ]
     return Plan(
         tuple(steps),
-        fingerprint(context.live),
+        context.live,
         context.live.server_version,
         lock_timeout,
         tuple(dict.fromkeys(notices)),
@@ -149,5 +155,5 @@ def fingerprint(live: LiveState) -> str:
     for kind in all_kinds():
         objects = live.of(kind.name).objects
         state[kind.name] = {repr(key.parts): plain(obj) for key, obj in sorted(objects.items())}
-    text = json.dumps(state, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    # repr of plain data (dicts in a fixed order, strings, numbers, lists) is as stable as JSON, and faster.
+    return hashlib.sha256(repr(state).encode()).hexdigest()

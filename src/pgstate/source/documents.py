@@ -46,7 +46,11 @@ class Header:
 
     @property
     def qualified(self) -> QualifiedName:
-        return QualifiedName(self.schema, self.name)
+        found: QualifiedName | None = self.__dict__.get("_qualified")
+        if found is None:  # memoised (not a field): every kind of a table document asks for it
+            found = QualifiedName(self.schema, self.name)
+            object.__setattr__(self, "_qualified", found)
+        return found
 
     @property
     def location(self) -> SourceLocation:

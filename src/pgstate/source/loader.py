@@ -80,7 +80,10 @@ class Document:
 
     def locate(self, path: PathKey) -> SourceLocation:
         """Where ``path`` was written; for a missing path, where its deepest existing parent was."""
-        for end in range(len(path), -1, -1):
+        found = self.locations.get(path)
+        if found is not None:  # the common case, without slicing
+            return SourceLocation(self.file, found[0], found[1])
+        for end in range(len(path) - 1, -1, -1):
             found = self.locations.get(path[:end])
             if found is not None:
                 return SourceLocation(self.file, found[0], found[1])

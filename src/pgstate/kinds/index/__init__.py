@@ -240,8 +240,8 @@ class IndexKind(Kind[IndexesSpec, Index]):
     def notes(self, desired: Desired[Index], live: Live[Index], context: PlanContext) -> list[Finding]:
         assert isinstance(desired, IndexDesired)
         found = []
-        for key, index in sorted(live.objects.items()):
-            if not context.in_scope(key) or index.table not in context.present_tables:
+        for key, index in live.objects.items():  # drift sorts its findings
+            if index.table not in context.present_tables:
                 continue
             if key in desired.objects or key in desired.absent:
                 continue

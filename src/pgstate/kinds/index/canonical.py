@@ -11,6 +11,7 @@ they will read afterwards (``lower((email)::text)`` becomes ``lower(email)``) an
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -48,11 +49,14 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
     rebuilds: dict[ObjectKey, tuple[str, ...]] = {}
     tables: dict[QualifiedName, bool] = {}
     work: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]]]] = []
+    by_table: dict[QualifiedName, dict[str, Index]] = defaultdict(dict)
+    for index in live.values():
+        by_table[index.table][index.name] = index
     for spec in specs:
         if spec.entries is None or spec.table not in sandbox.live.tables:
             continue
         tables[spec.table] = spec.prune
-        current = {index.name: index for key, index in live.items() if key.table == spec.table}
+        current = by_table.get(spec.table, {})
         projected: dict[str, tuple[Index, Index]] = {}  # name -> (as it will read after the type changes, live)
         if column_changes(sandbox, spec.table):
             with sandbox.collect(spec.location):

@@ -130,7 +130,11 @@ class Index:
 
     @property
     def key(self) -> ObjectKey:
-        return key_of(self.table, self.name)
+        found: ObjectKey | None = self.__dict__.get("_key")
+        if found is None:  # memoised (not a field): plans look it up for every index, several times
+            found = key_of(self.table, self.name)
+            object.__setattr__(self, "_key", found)
+        return found
 
     def definition(self) -> tuple[Any, ...]:
         """What makes two indexes the same index, whatever their names and states."""
