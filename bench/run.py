@@ -146,21 +146,29 @@ def run_checked(argv: list[str], *, expect: int = 0) -> subprocess.CompletedProc
 
 
 def time_command(argv: list[str], repeat: int) -> Timing:
-    run_checked(argv)  # warm-up: page cache, catalog caches
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+    return time_interleaved([argv], repeat)[0]
+
+
+def time_interleaved(commands: list[list[str]], repeat: int) -> list[Timing]:
+    """Each command ``repeat`` times, taking turns (A B A B ...), so that a change in the machine's load while
+    measuring reaches every command alike; one warm-up each first (page cache, catalog caches)."""
+    for argv in commands:
         run_checked(argv)
-        samples.append(time.perf_counter() - start)
-    return Timing.of(samples)
+    samples: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeat):
+        for argv, taken in zip(commands, samples, strict=True):
+            start = time.perf_counter()
+            run_checked(argv)
+            taken.append(time.perf_counter() - start)
+    return [Timing.of(taken) for taken in samples]
 
 
 def pg_dump_argv(server: LocalServer, dbname: str) -> list[str]:
     return [str(server.bin("pg_dump")), "--schema-only", "--dbname", server.url(dbname), "-f", os.devnull]
 
 
-def plan_argv(desired: Path, url: str, *extra: str) -> list[str]:
-    return [str(VENV_BIN / "pgstate"), "plan", "--desired", str(desired), "--database-url", url, *extra]
+def plan_argv(desired: Path, url: str, *extra: str, pgstate: Path = VENV_BIN / "pgstate") -> list[str]:
+    return [str(pgstate), "plan", "--desired", str(desired), "--database-url", url, *extra]
 
 
 def check_noop(desired: Path, url: str) -> None:
@@ -247,8 +255,25 @@ def count_transactions(server: LocalServer, dbname: str, action: Callable[[], No
     return after - before
 
 
-def round_trips(server: LocalServer, dbname: str, action: Callable[[], None]) -> int:
-    return min(count_transactions(server, dbname, action) for _ in range(3))  # min: ignore a stray autovacuum
+def round_trips(server: LocalServer, dbname: str, action: Callable[[], None]) -> tuple[int, int]:
+    """(transactions, statements) of ``action`` in ``dbname``; min of 3: ignore a stray autovacuum."""
+    transactions = min(count_transactions(server, dbname, action) for _ in range(3))
+    return transactions, min(count_statements(server, dbname, action) for _ in range(3))
+
+
+def count_statements(server: LocalServer, dbname: str, action: Callable[[], None]) -> int:
+    """Statements ``action`` sent to ``dbname``, from pg_stat_statements (loaded at the server's start), read
+    from another database so that the reading is not counted: every statement is one round trip."""
+    with psycopg.connect(server.url("postgres"), autocommit=True) as reader:
+        reader.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        row = reader.execute("SELECT oid FROM pg_database WHERE datname = %s", [dbname]).fetchone()
+        database = int(row[0]) if row else 0
+        reader.execute("SELECT pg_stat_statements_reset(0, %s, 0)", [database])
+        action()
+        row = reader.execute(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE dbid = %s", [database]
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def profile(desired_dir: Path, url: str, top: int) -> str:
@@ -272,7 +297,7 @@ def ms(seconds: float) -> str:
 def report(
     rows: list[tuple[str, int, Timing]],
     dumps: dict[int, Timing],
-    trips: list[tuple[str, int, int]],
+    trips: list[tuple[str, int, int, int]],
     facts: dict[str, str],
     repeat: int,
 ) -> str:
@@ -299,12 +324,13 @@ def report(
         )
     lines += [
         "",
-        "Server round trips of one no-op plan, from pg_stat_database (xact_commit + xact_rollback) before and after:",
-        "every autocommit statement is one transaction, and so is each new connection's start-up.",
+        "Server round trips of one no-op plan: statements from pg_stat_statements (each one round trip, the",
+        "transaction's BEGIN, SET and COMMIT included), transactions from pg_stat_database (xact_commit +",
+        "xact_rollback; a connection's start-up is one).",
         "",
-        "| plan | tables | transactions | statements (transactions - 1 for the connection) |",
+        "| plan | tables | statements | transactions |",
         "|---|---:|---:|---:|",
-        *(f"| {label} | {tables} | {count} | {count - 1} |" for label, tables, count in trips),
+        *(f"| {label} | {tables} | {statements} | {count} |" for label, tables, count, statements in trips),
     ]
     return "\n".join(lines) + "\n"
 
@@ -336,6 +362,12 @@ def main() -> int:
         help="print the top N functions of a cProfile of the in-process plan (25; 0: none)",
     )
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results.md")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="PGSTATE",
+        help="also time another build's pgstate executable (an earlier checkout's .venv/bin/pgstate), taking turns",
+    )
     args = parser.parse_args()
 
     # An installed package has its bytecode compiled; an editable install under PYTHONDONTWRITEBYTECODE (as on
@@ -346,7 +378,7 @@ def main() -> int:
     server: LocalServer | None = None
     try:
         print(f"starting PostgreSQL in {tmp / 'data'} ...", file=sys.stderr)
-        server = ensure_server(embedded_bin_dir(), tmp / "data", fast=True)
+        server = ensure_server(embedded_bin_dir(), tmp / "data", fast=True, preload=("pg_stat_statements",))
         with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
             conn.execute("ALTER SYSTEM SET autovacuum = off")  # quiet: no worker transactions while counting
             conn.execute("SELECT pg_reload_conf()")
@@ -384,17 +416,25 @@ def main() -> int:
             breakdown = in_process_breakdown(desired_dirs[dbname], server.url(dbname), args.repeat)
             rows += [(f"in-process: {stage}", tables, timing) for stage, timing in breakdown.items()]
 
-        trips: list[tuple[str, int, int]] = []
+        if args.against is not None:
+            # Another build of pgstate (an earlier commit's checkout), taking turns with this one on the same
+            # database: how a change moved the no-op plan, measured in one run.
+            ours, theirs = time_interleaved(
+                [plan_argv(desired_dirs["bench"], big), plan_argv(desired_dirs["bench"], big, pgstate=args.against)],
+                args.repeat,
+            )
+            rows += [
+                ("pgstate plan, this build (taking turns)", args.tables, ours),
+                (f"pgstate plan, {args.against} (taking turns)", args.tables, theirs),
+            ]
+        trips: list[tuple[str, int, int, int]] = []
         for dbname, tables in sizes.items():
             desired_dir, url = desired_dirs[dbname], server.url(dbname)
-            trips.append(
-                (
-                    "in-process (load, introspect, canonicalize, make_plan)",
-                    tables,
-                    round_trips(server, dbname, partial(plan_in_process, desired_dir, url)),
-                )
-            )
-            trips.append(("CLI `pgstate plan`", tables, round_trips(server, dbname, partial(_cli, desired_dir, url))))
+            for label, action in (
+                ("in-process (load, introspect, canonicalize, make_plan)", partial(plan_in_process, desired_dir, url)),
+                ("CLI `pgstate plan`", partial(_cli, desired_dir, url)),
+            ):
+                trips.append((label, tables, *round_trips(server, dbname, action)))
 
         text = report(rows, dumps, trips, server_facts(server), args.repeat)
         print(text)

@@ -548,3 +548,13 @@ def test_default_index_name_never_splits_a_multibyte_character(table: str, colum
 def test_unknown_lint_rule_is_refused(desired: Path) -> None:
     problem = only_problem(desired, "view: v\nquery: select 1\nlint:\n  ignore: [security-definer-veiw]\n")
     assert problem.startswith("desired/a.yaml:4:12: unknown lint rule 'security-definer-veiw'"), problem
+
+
+def test_the_readme_format_example_is_valid(desired: Path) -> None:
+    """README's format block is what a newcomer copies: every document in it must validate as written."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("## The format") :].split("```yaml\n", 1)[1].split("```", 1)[0]
+    write(desired, block)
+    documents = load_documents(desired)
+    validate_documents(documents)
+    assert {doc.kind for doc in documents} == {"table", "database", "role", "function", "view"}

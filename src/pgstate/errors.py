@@ -6,8 +6,8 @@ when it comes from a desired file) and what to do. The CLI turns them into an ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -17,9 +17,9 @@ class ExitCode(IntEnum):
     REFUSED = 3  # another apply is running, stale plan, unsafe operation refused
 
 
-@dataclass(frozen=True)
-class SourceLocation:
-    """A place in a desired file, 1-based like editors show it."""
+class SourceLocation(NamedTuple):
+    """A place in a desired file, 1-based like editors show it. A tuple underneath: the specs of a large desired
+    tree hold tens of thousands, and a tuple is built in C."""
 
     file: str
     line: int

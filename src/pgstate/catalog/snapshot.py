@@ -130,8 +130,8 @@ def _dependent(
     if catalog == "pg_rewrite" and relkind == "v" and name == "_RETURN" and schema and relation:
         key = ObjectKey("view", (schema, relation), str(QualifiedName(schema, relation)))
         return DependentRow(key, oid, None, description, True)
-    if catalog == "pg_class" and schema and name and table_oid is not None:
-        key = ObjectKey("index", (schema, name), str(QualifiedName(schema, name)))
+    if catalog == "pg_class" and schema and relation and name and table_oid is not None:
+        key = table_key("index", QualifiedName(schema, relation), name)  # as the index kind keys it
         return DependentRow(key, oid, table_oid, description, True)
     return DependentRow(ObjectKey("object", (catalog, str(oid)), description), oid, table_oid, description, False)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -46,18 +46,20 @@ class Retirement:
     cascade: bool
 
 
-@dataclass(frozen=True)
-class TableSpec:
+class TableSpec(NamedTuple):
+    """A declared table. A tuple underneath (immutable, built in C), as the specs of table objects are."""
+
     key: ObjectKey
     location: SourceLocation
     present: bool
     retire: Retirement | None
-    managed_keys: tuple[tuple[str, SourceLocation], ...]  # which of MANAGED_TABLE_KEYS the document has, where
+    # Of a table being retired: which of MANAGED_TABLE_KEYS its document has (refused with it), and where.
+    managed_keys: tuple[tuple[str, SourceLocation], ...]
     retire_location: SourceLocation | None
-    raw: Any = field(default=None, compare=False)
+    raw: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     """A table that exists (live) or must (desired)."""
 
@@ -107,7 +109,7 @@ class TableKind(Kind[TableSpec, Table]):
                 header.location,
                 present,
                 retire,
-                tuple((key, header.locate(key)) for key in MANAGED_TABLE_KEYS if header.has(key)),
+                () if present else tuple((key, header.locate(key)) for key in MANAGED_TABLE_KEYS if header.has(key)),
                 header.locate("retire") if header.has("retire") else None,
                 {key: header.get(key) for key in self.keys if header.has(key)},
             )

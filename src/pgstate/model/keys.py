@@ -11,6 +11,10 @@ from typing import Any
 
 from .names import QualifiedName, quote_for_display
 
+# Which parts a kind's keys print, when not all of them (an index is named in its schema, not in its table):
+# worked out when printed, so that the tens of thousands of keys of a plan need no label of their own.
+SHOWN_PARTS: dict[str, tuple[int, ...]] = {"index": (0, 2)}
+
 
 class ObjectKey(tuple[str, tuple[str, ...]]):
     """``(kind, parts)``, with a label for people that is not part of the identity.
@@ -19,13 +23,15 @@ class ObjectKey(tuple[str, tuple[str, ...]]):
     does all three in C. Immutable like a tuple; the label and the table are kept beside it.
     """
 
-    _label: str
-    _table: QualifiedName | None
+    # Class-level defaults: a key without a label never gets an instance dictionary, and a plan makes tens of
+    # thousands of keys (CPython creates the dictionary on the first attribute set).
+    _label: str = ""
+    _table: QualifiedName | None = None
 
     def __new__(cls, kind: str, parts: tuple[str, ...], label: str = "") -> ObjectKey:
         key = super().__new__(cls, (kind, parts))
-        key._label = label
-        key._table = None
+        if label:
+            key._label = label
         return key
 
     @property
@@ -44,7 +50,11 @@ class ObjectKey(tuple[str, tuple[str, ...]]):
         return f"ObjectKey({self.kind!r}, {self.parts!r})"
 
     def __str__(self) -> str:
-        return self._label or ".".join(quote_for_display(part) for part in self.parts)
+        if self._label:
+            return self._label
+        shown = SHOWN_PARTS.get(self[0])
+        parts = self[1] if shown is None else [self[1][position] for position in shown if position < len(self[1])]
+        return ".".join(quote_for_display(part) for part in parts)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ObjectKey, (self.kind, self.parts, self._label))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from psycopg import sql
 
 
-@dataclass(frozen=True, order=True)
-class QualifiedName:
+class QualifiedName(NamedTuple):
+    """A schema and a name. A tuple underneath: names key most of a plan's lookups, and a tuple hashes, compares
+    and sorts in C (as schema, then name)."""
+
     schema: str
     name: str
 

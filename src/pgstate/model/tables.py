@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .names import QualifiedName
 
@@ -30,8 +31,9 @@ def human_bytes(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-@dataclass(frozen=True)
-class ColumnFacts:
+class ColumnFacts(NamedTuple):
+    """A tuple underneath: one is read for every column of every managed table, and a tuple is built in C."""
+
     name: str
     attnum: int
     type: str  # as format_type prints it

@@ -91,10 +91,13 @@ SCALARS = frozenset({str, int, float, bool, type(None)})
 
 @functools.cache
 def _compared_fields(cls: type[Any]) -> tuple[str, ...] | None:
-    """The fields of a dataclass that are part of its definition (compare=True); None for other types."""
-    if not dataclasses.is_dataclass(cls):
-        return None
-    return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+    """The fields of a record type that are part of its definition: a dataclass's compare=True fields, every
+    field of a named tuple; None for other types."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return tuple(cls._fields)
+    return None
 
 
 def plain(obj: Any) -> Any:

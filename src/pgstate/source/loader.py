@@ -42,6 +42,17 @@ _SCALAR_CONSTRUCTORS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = 
 }
 
 
+# A position is one int, (line << _COLUMN_BITS) | column: a large tree records one per value, and an int costs
+# a third of a (line, column) tuple's memory and nothing to the cycle collector, which walks every tuple.
+_COLUMN_BITS = 32
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+
+
+def position(mark: yaml.Mark) -> int:
+    """A mark's 1-based line and column, packed."""
+    return ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)
+
+
 _RESOLVED_TAGS: dict[tuple[Any, ...], str] = {}
 _RESOLVED_TAGS_LIMIT = 100_000  # bounds the memory a huge file with unique values can take
 
@@ -70,8 +81,8 @@ class Document:
     file: str  # as messages show it: relative to the working directory when possible
     index: int  # 0-based position in its file, counting empty documents too, as `---` separators show
     data: dict[str, Any]
-    # path -> (line, column), 1-based: a mapping entry is located at its key, a list item at the item.
-    locations: dict[PathKey, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    # path -> position (see ``position``), 1-based: a mapping entry is located at its key, a list item at the item.
+    locations: dict[PathKey, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def kind(self) -> str | None:
@@ -82,11 +93,11 @@ class Document:
         """Where ``path`` was written; for a missing path, where its deepest existing parent was."""
         found = self.locations.get(path)
         if found is not None:  # the common case, without slicing
-            return SourceLocation(self.file, found[0], found[1])
+            return SourceLocation(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
         for end in range(len(path) - 1, -1, -1):
             found = self.locations.get(path[:end])
             if found is not None:
-                return SourceLocation(self.file, found[0], found[1])
+                return SourceLocation(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
         return SourceLocation(self.file, 1, 1)
 
 
@@ -192,7 +203,7 @@ def _build_document(root: Node | None, display: str, index: int, problems: list[
         )
         return None
     start = root.start_mark
-    builder.locations[()] = (start.line + 1, start.column + 1)
+    builder.locations[()] = position(start)
     try:
         data = builder.mapping(root, ())
     except RecursionError:
@@ -207,7 +218,7 @@ class _Builder:
     def __init__(self, display: str, problems: list[PgstateError]):
         self.display = display
         self.problems = problems
-        self.locations: dict[PathKey, tuple[int, int]] = {}
+        self.locations: dict[PathKey, int] = {}
         self.built: dict[int, Any] = {}  # id(collection node) -> its value; the nodes outlive the walk
         self.sizes: dict[int, int] = {}  # id(collection node) -> its size with aliases expanded
         self.expanded = 0  # values brought in by aliases so far
@@ -281,7 +292,7 @@ class _Builder:
         for position, item in enumerate(node.value):
             item_path = (*path, position)
             mark = item.start_mark
-            locations[item_path] = (mark.line + 1, mark.column + 1)
+            locations[item_path] = ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)  # position(), inlined
             items.append(self.value(item, item_path))
         return items
 
@@ -297,7 +308,7 @@ class _Builder:
             # The common case, inlined: this loop dominates the time to load a large tree.
             key_path = (*path, key)
             mark = key_node.start_mark
-            locations[key_path] = (mark.line + 1, mark.column + 1)
+            locations[key_path] = ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)  # position(), inlined
             if type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
                 result[key] = value_node.value
             else:
@@ -323,7 +334,7 @@ class _Builder:
         key_path = (*path, key)
         if key in result:
             if not merged:
-                first_line = self.locations[key_path][0]
+                first_line = self.locations[key_path] >> _COLUMN_BITS
                 self.problems.append(
                     PgstateError(
                         f"duplicate key {key!r} in this mapping (first written on line {first_line})",
@@ -332,8 +343,7 @@ class _Builder:
                     )
                 )
             return
-        mark = key_node.start_mark
-        self.locations[key_path] = (mark.line + 1, mark.column + 1)
+        self.locations[key_path] = position(key_node.start_mark)
         result[key] = self.value(value_node, key_path)
 
     def key(self, node: Node) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import PgstateError, SourceLocation
 from .documents import Header, SpecSet
@@ -81,8 +81,7 @@ def _lint_problems(headers: tuple[Header, ...]) -> list[PgstateError]:
     return problems
 
 
-@dataclass(frozen=True)
-class Relation:
+class Relation(NamedTuple):
     """A name a desired object takes in its schema's one namespace of tables, views and indexes."""
 
     schema: str
@@ -101,7 +100,7 @@ def _namespace_problems(specs: SpecSet) -> list[PgstateError]:
     problems = []
     declared = sorted(
         (r for kind in all_kinds() for r in _relations(kind, specs)),
-        key=lambda r: (r.location.file, r.location.line, r.location.column),
+        key=lambda r: r.location,  # file, line, column
     )
     for relation in declared:
         seen = first.setdefault((relation.schema, relation.name), relation)

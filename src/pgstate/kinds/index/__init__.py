@@ -339,10 +339,12 @@ def _no_column(column: str, index: Index, location: Any) -> PgstateError:
 def _name_problems(index: Index, desired: IndexDesired, current: Index | None, location: Any) -> list[PgstateError]:
     """Index names are unique per schema: one held by another table's index or by a table is refused, else a
     build would fail on it and its undo would drop what is not ours."""
-    ours = f"index on {index.table}"
     candidates = [index.qualified_name] if current is None else []
     if current is not None and current.definition() != index.definition():
         candidates.append(QualifiedName(index.table.schema, temporary_name(index.name)))
+    if not candidates:  # the common case: the index is there as declared
+        return []
+    ours = f"index on {index.table}"
     return [
         PgstateError(
             f"the index name {candidate} is taken (by the {desired.owners[candidate]})",

@@ -317,7 +317,7 @@ def _local_key(key: KeySpec, live_key: IndexKey | None) -> IndexKey | None:
     wanted_collation = quote_for_display(key.collation) if key.collation is not None else None
     same_decoration = live_key.opclass == key.opclass and live_key.collation == wanted_collation
     if key.column is not None and live_key.column == key.column and same_decoration:
-        return replace(local, opclass=live_key.opclass, collation=live_key.collation)
+        return local._replace(opclass=live_key.opclass, collation=live_key.collation)
     if key.expression is not None and same_decoration and live_key.expression == key.expression.strip():
         return IndexKey(
             None, live_key.expression, key.descending, key.nulls_first, live_key.opclass, live_key.collation

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...errors import SourceLocation
 from ...model.keys import ObjectKey, table_key
@@ -21,11 +21,13 @@ def temporary_name(name: str) -> str:
 
 def key_of(table: QualifiedName, name: str) -> ObjectKey:
     """Indexes are named uniquely per schema; the key also names the table, as every table object's does."""
-    return table_key("index", table, name, label=str(QualifiedName(table.schema, name)))
+    return table_key("index", table, name)  # printed as schema.name (model.keys.SHOWN_PARTS)
 
 
-@dataclass(frozen=True)
-class KeySpec:
+class KeySpec(NamedTuple):
+    """One key of a declared index. Specs of indexes are tuples underneath (immutable, built in C): a desired
+    tree declares thousands."""
+
     column: str | None
     expression: str | None
     descending: bool
@@ -35,8 +37,7 @@ class KeySpec:
     location: SourceLocation
 
 
-@dataclass(frozen=True)
-class IndexSpec:
+class IndexSpec(NamedTuple):
     table: QualifiedName
     position: int
     name: str | None
@@ -50,7 +51,7 @@ class IndexSpec:
     where_location: SourceLocation
     include_locations: tuple[SourceLocation, ...] = ()
     given: tuple[str, ...] = ()  # the keys the entry writes (an absent index takes only its name)
-    raw: Any = field(default=None, compare=False)
+    raw: Any = None
 
     @property
     def is_plain(self) -> bool:
@@ -80,9 +81,9 @@ class IndexesSpec:
     prune: bool
 
 
-@dataclass(frozen=True)
-class IndexKey:
-    """One key column of an index: a plain column or an expression, with its sort options."""
+class IndexKey(NamedTuple):
+    """One key column of an index: a plain column or an expression, with its sort options. A tuple underneath
+    (immutable, built in C): every index of every managed table has one per key."""
 
     column: str | None = None
     expression: str | None = None  # server-deparsed, never the raw YAML text

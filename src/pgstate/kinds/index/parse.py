@@ -13,6 +13,9 @@ from .model import IndexSpec, KeySpec
 def _entry(header: Header, table: QualifiedName, position: int, raw: dict[str, Any]) -> IndexSpec:
     path: tuple[str | int, ...] = ("indexes", position)
     keys = tuple(_key(header, (*path, "columns", i), key) for i, key in enumerate(raw.get("columns") or []))
+    location = header.locate(*path)
+    where = raw.get("where")
+    include = tuple(raw.get("include") or ())
     return IndexSpec(
         table=table,
         position=position,
@@ -20,12 +23,12 @@ def _entry(header: Header, table: QualifiedName, position: int, raw: dict[str, A
         keys=keys,
         method=raw.get("method", "btree"),
         unique=raw.get("unique", False),
-        where=raw.get("where"),
-        include=tuple(raw.get("include") or ()),
+        where=where,
+        include=include,
         present=raw.get("present", True) is not False,
-        location=header.locate(*path),
-        where_location=header.locate(*path, "where"),
-        include_locations=tuple(header.locate(*path, "include", i) for i in range(len(raw.get("include") or ()))),
+        location=location,
+        where_location=header.locate(*path, "where") if where is not None else location,
+        include_locations=tuple(header.locate(*path, "include", i) for i in range(len(include))),
         given=tuple(raw),
         raw=raw,
     )
@@ -49,6 +52,8 @@ def _key(header: Header, path: tuple[str | int, ...], raw: str | dict[str, Any])
 
 
 def _include_problems(entry: IndexSpec) -> list[PgstateError]:
+    if not entry.include:
+        return []
     key_columns = {key.column for key in entry.keys}
     seen: set[str] = set()
     problems = []

@@ -14,7 +14,7 @@ from ..base import Desired
 COMMANDS = {"all": "ALL", "select": "SELECT", "insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicySpec:
     key: ObjectKey
     location: SourceLocation
@@ -43,7 +43,7 @@ class PoliciesSpec:
         return self.key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A row-level security policy; expressions as ``pg_get_expr(polqual, polrelid)`` prints them."""
 
