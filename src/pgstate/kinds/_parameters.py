@@ -10,6 +10,8 @@ from typing import Any
 
 from psycopg import sql
 
+from ..errors import SourceLocation
+from ..model.keys import ObjectKey
 from ..model.names import parse_identifier_list
 from ..units import SettingInfo, is_list_setting, setting_value
 
@@ -68,6 +70,17 @@ def yaml_value(name: str, value: str | tuple[str, ...]) -> Any:
 
 def shown(value: str | tuple[str, ...]) -> str:
     return ", ".join(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """A declared setting of the database or of a role."""
+
+    key: ObjectKey
+    location: SourceLocation
+    name: str
+    value: str | tuple[str, ...] | None  # None: must not be set (reset)
+    raw: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from . import _records
 from ._parameters import (
     SERVER_CONTEXTS,
     Parameter,
+    ParameterSpec,
     parse_config,
     setting_text,
     shown,
@@ -46,15 +47,6 @@ MISSING_ROLE_HINT = "create the role first (pgstate manages a role's settings, n
 
 
 @dataclass(frozen=True)
-class RoleSettingSpec:
-    key: ObjectKey
-    location: SourceLocation
-    name: str
-    value: str | tuple[str, ...] | None  # None: must not be set (reset)
-    raw: Any = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
 class RoleSpec:
     """One ``role:`` document: the role, its scope, and its settings (None: the document lists none, as an
     export asks for a role's settings)."""
@@ -63,7 +55,7 @@ class RoleSpec:
     location: SourceLocation
     role: str
     scope: str
-    settings: tuple[RoleSettingSpec, ...] | None
+    settings: tuple[ParameterSpec, ...] | None
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ class RoleSettingKind(Kind[RoleSpec, Parameter]):
         settings = None
         if header.has("settings"):
             settings = tuple(
-                RoleSettingSpec(
+                ParameterSpec(
                     key_of(role, scope, name),
                     header.locate("settings", name),
                     name,

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from psycopg import sql
 
 from ..catalog.reader import Reader
-from ..errors import SourceLocation
 from ..model.keys import ObjectKey
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
@@ -28,6 +26,7 @@ from . import _records
 from ._parameters import (
     SERVER_CONTEXTS,
     Parameter,
+    ParameterSpec,
     parse_config,
     setting_text,
     shown,
@@ -42,15 +41,6 @@ UNKNOWN_HINT = "check the name against SHOW ALL or pg_settings (extensions' sett
 
 
 @dataclass(frozen=True)
-class SettingSpec:
-    key: ObjectKey
-    location: SourceLocation
-    name: str
-    value: str | tuple[str, ...] | None  # None: must not be set (reset)
-    raw: Any = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
 class SettingLive(Live[Parameter]):
     database: str = ""
     catalog: dict[str, SettingInfo] = field(default_factory=dict)
@@ -60,7 +50,7 @@ def key_of(name: str) -> ObjectKey:
     return ObjectKey("setting", (name,), name)
 
 
-class SettingKind(Kind[SettingSpec, Parameter]):
+class SettingKind(Kind[ParameterSpec, Parameter]):
     live_type = SettingLive
     name = "setting"
     document = "database"
@@ -69,9 +59,9 @@ class SettingKind(Kind[SettingSpec, Parameter]):
     finding_changed = "setting"
     finding_removed = "setting"
 
-    def parse(self, header: Header) -> list[SettingSpec]:
+    def parse(self, header: Header) -> list[ParameterSpec]:
         return [
-            SettingSpec(
+            ParameterSpec(
                 key_of(name),
                 header.locate("settings", name),
                 name,
@@ -81,7 +71,7 @@ class SettingKind(Kind[SettingSpec, Parameter]):
             for name, value in (header.get("settings") or {}).items()
         ]
 
-    def read(self, reader: Reader, specs: Sequence[SettingSpec]) -> SettingLive:
+    def read(self, reader: Reader, specs: Sequence[ParameterSpec]) -> SettingLive:
         if not specs and not reader.exporting(self.document) and not reader.managed_by(self.name):
             return SettingLive({})
         ((database, settings, _preloaded),) = reader.rows("database")
@@ -92,7 +82,9 @@ class SettingKind(Kind[SettingSpec, Parameter]):
         }
         return SettingLive(objects, database, catalog)
 
-    def canonicalize(self, sandbox: Sandbox, specs: Sequence[SettingSpec], live: Live[Parameter]) -> Desired[Parameter]:
+    def canonicalize(
+        self, sandbox: Sandbox, specs: Sequence[ParameterSpec], live: Live[Parameter]
+    ) -> Desired[Parameter]:
         assert isinstance(live, SettingLive)
         objects = {}
         for spec in specs:
