@@ -148,3 +148,11 @@ def test_password_never_printed_even_verbose(desired: Path, url: str) -> None:
     assert result.exit_code == 1
     assert "cannot connect to database app on 127.0.0.1:1" in result.stderr
     assert "S3cret" not in result.stdout + result.stderr
+
+
+def test_plan_out_into_a_missing_folder_is_one_message(database: TestDatabase, desired: Path, tmp_path: Path) -> None:
+    database.execute(TABLE)
+    missing = tmp_path / "no" / "such" / "plan.json"
+    code, _, err = run(database, desired, "plan", "--out", str(missing))
+    assert code == 1 and not missing.exists()
+    assert err.strip() == f"pgstate: cannot use {missing}: No such file or directory", err

@@ -558,3 +558,13 @@ def test_the_readme_format_example_is_valid(desired: Path) -> None:
     documents = load_documents(desired)
     validate_documents(documents)
     assert {doc.kind for doc in documents} == {"table", "database", "role", "function", "view"}
+
+
+@pytest.mark.parametrize("value", ["2020-01-01", "2020-01-01 10:00:00", "2001-12-14t21:59:43.10-05:00"])
+def test_a_date_is_text_to_the_format(desired: Path, value: str) -> None:
+    """YAML 1.1 reads a plain date as a timestamp; JSON Schema has no date: it stays the text written."""
+    write(desired, f"database:\n  settings:\n    app.since: {value}\n---\ntable: t\nretire: {{quiet_days: {value}}}\n")
+    documents = load_documents(desired)
+    assert documents[0].data["database"]["settings"]["app.since"] == value
+    problem = only_problem(desired, f"table: t\ncolumns:\n  a: {{type: {value}}}\n")
+    assert problem.startswith("desired/a.yaml:3:7: columns.a.type:"), problem

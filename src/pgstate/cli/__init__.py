@@ -37,8 +37,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pgstate: database error: {_scrubbed(str(error).strip(), secrets)}", file=sys.stderr)
         _traceback(args.verbose, secrets)
         return int(ExitCode.ERROR)
+    except OSError as error:  # a file pgstate was told to read or write (--out into a missing folder, ...)
+        where = f" {error.filename}" if error.filename else ""
+        print(f"pgstate: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        _traceback(args.verbose, secrets)
+        return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         print("pgstate: interrupted", file=sys.stderr)
+        return int(ExitCode.ERROR)
+    except Exception as error:  # a bug of pgstate's: one line for people, the traceback with --verbose
+        print(
+            f"pgstate: internal error: {_scrubbed(f'{type(error).__name__}: {error}', secrets)}"
+            " (run again with --verbose for the traceback, and report it)",
+            file=sys.stderr,
+        )
+        _traceback(args.verbose, secrets)
         return int(ExitCode.ERROR)
 
 

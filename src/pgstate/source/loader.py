@@ -32,7 +32,10 @@ _ALIAS_EXPANSION_LIMIT = 100_000  # far beyond any real desired file, far below 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_SCALAR_TAGS = ("null", "bool", "int", "float", "timestamp")
+_SCALAR_TAGS = ("null", "bool", "int", "float")
+# A plain `2020-01-01` is a timestamp to YAML 1.1, but no value of the format is a date, and JSON Schema has no
+# date type: it stays the text it was written as (a setting value, or a type error the schema check words).
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 # The constructors safe loading uses, so that `yes`, `0x1F`, `1_000`, `.inf`, `~` mean what they mean to
 # every other YAML 1.1 tool.
@@ -270,6 +273,8 @@ class _Builder:
         return known
 
     def scalar(self, node: ScalarNode) -> Any:
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value
         construct = _SCALAR_CONSTRUCTORS.get(node.tag)
         if construct is None:
             self.problems.append(
