@@ -156,3 +156,17 @@ def test_plan_out_into_a_missing_folder_is_one_message(database: TestDatabase, d
     code, _, err = run(database, desired, "plan", "--out", str(missing))
     assert code == 1 and not missing.exists()
     assert err.strip() == f"pgstate: cannot use {missing}: No such file or directory", err
+
+
+@pytest.mark.parametrize("password", ["p", "connect", "to"])
+def test_a_short_or_common_password_is_hidden_without_mangling_the_message(desired: Path, password: str) -> None:
+    """The password goes only where a connection string carries it; words that contain it stay as they are."""
+    for url in (
+        f"postgresql://alice:{password}@127.0.0.1:1/app",
+        f"host=127.0.0.1 port=1 dbname=app password={password}",
+    ):
+        result = run_pgstate(["plan", "--verbose", "--desired", str(desired), "--database-url", url])
+        assert result.exit_code == 1
+        assert "pgstate: cannot connect to database app on 127.0.0.1:1" in result.stderr, result.stderr
+        assert f":{password}@" not in result.stderr and f"password={password}" not in result.stderr
+        assert "***" not in result.stderr  # nothing echoed the URL, so nothing needed hiding

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,14 @@ def connect(url: str) -> psycopg.Connection[Any]:
 
 
 def scrub(text: str, url: str) -> str:
-    """Remove the URL's passwords (and the URL itself) from a text that might echo them."""
+    """The URL, and its passwords where a connection string carries one, out of a text that might echo them.
+
+    Messages are built from ``describe`` and never hold a password; this guards what libraries say. A password
+    is replaced only where it stands as one (``user:PASSWORD@``, ``password=PASSWORD``), never as a bare word:
+    a one-letter password or a common word must not mangle the rest of the message."""
     text = text.replace(url, describe(url))
     for password in sorted(passwords_in(url), key=len, reverse=True):
-        text = text.replace(password, "***")
+        escaped = re.escape(password)
+        text = re.sub(rf"(://[^\s:/@]*:){escaped}(@)", r"\1***\2", text)
+        text = re.sub(rf"(password\s*=\s*)(['\"]?){escaped}\2(?=[\s&;'\"]|$)", r"\1\2***\2", text)
     return text
