@@ -187,6 +187,23 @@ def test_second_apply_is_refused_or_waits(database: TestDatabase, tmp_path: Path
     assert database.query("SELECT to_regclass('public.t_a_idx') IS NOT NULL") == [(True,)]
 
 
+def test_wait_with_a_duration_gives_up_after_it(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (a int, b int);")
+    desired = write_desired(tmp_path / "d", "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
+    before = catalog_state(database)
+    with database.connect() as other:  # another apply holds pgstate's advisory lock throughout
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        started = time.monotonic()
+        code, _, err = apply(database, desired, "--wait", "700ms")
+        waited = time.monotonic() - started
+        assert code == 3, err
+        assert "another pgstate apply is still running on this database after waiting 700ms" in err
+        assert waited >= 0.7
+        code, _, err = apply(database, desired, "--wait", "5")
+        assert code == 1 and "--wait" in err  # a duration needs its unit
+    assert catalog_state(database) == before
+
+
 def test_two_real_applies_never_interleave(database: TestDatabase, tmp_path: Path) -> None:
     """A first apply stuck retrying a lock; a second one, started meanwhile, is refused."""
     database.execute("CREATE TABLE t (a int, doc json); INSERT INTO t VALUES (1, '{}');")

@@ -12,19 +12,22 @@ from ..units import UnitError, duration_seconds
 
 PLAN_FORMATS = ("text", "json", "sql", "markdown")
 DRIFT_FORMATS = ("text", "json", "markdown", "prometheus")
+WAIT_AS_LONG_AS_IT_TAKES = "forever"  # --wait without a duration
 MAX_LOCK_TIMEOUT_S = 86_400
 
 
 def duration(text: str) -> str:
-    """A lock timeout as PostgreSQL writes durations (``500ms``, ``2s``): a number without a unit is refused (it
+    """A duration as PostgreSQL writes durations (``500ms``, ``2s``): a number without a unit is refused (it
     would mean milliseconds to the server), and so are 0 (waiting forever) and more than a day."""
+    if text == WAIT_AS_LONG_AS_IT_TAKES:
+        return text
     try:
         seconds = duration_seconds(text.strip())
     except UnitError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     if not 0.001 <= seconds <= MAX_LOCK_TIMEOUT_S:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is out of range: a lock timeout must be between 1ms and 1d (0 would mean waiting forever)"
+            f"{text!r} is out of range: a duration must be between 1ms and 1d (0 would mean waiting forever)"
         )
     return text.strip().replace(" ", "")
 
@@ -70,7 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(apply, formats=("text", "json"))
     apply.add_argument("--yes", action="store_true", help="do not ask before starting")
     apply.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
-    apply.add_argument("--wait", action="store_true", help="wait for another apply instead of exiting 3")
+    apply.add_argument(
+        "--wait",
+        nargs="?",
+        const=WAIT_AS_LONG_AS_IT_TAKES,
+        type=duration,
+        metavar="DURATION",
+        help="wait for another apply instead of exiting 3 (at most DURATION, e.g. 10min, when given)",
+    )
     apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
     apply.add_argument(
         "--allow-destructive", action="store_true", help="allow steps that destroy data (retiring, lossy types)"
@@ -95,7 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--yes", action="store_true", help="do not ask before starting")
     rollback.add_argument("--force", action="store_true", help="even when later runs changed the same objects")
     rollback.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
-    rollback.add_argument("--wait", action="store_true", help="wait for another apply instead of exiting 3")
+    rollback.add_argument(
+        "--wait",
+        nargs="?",
+        const=WAIT_AS_LONG_AS_IT_TAKES,
+        type=duration,
+        metavar="DURATION",
+        help="wait for another apply instead of exiting 3 (at most DURATION, e.g. 10min, when given)",
+    )
     rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")
     export = verbs.add_parser("export", help="write desired YAML for existing objects, one file each")
     common(export, database=True)

@@ -80,7 +80,8 @@ def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     options = ApplyOptions(
         lock_timeout=args.lock_timeout,
         retries=args.retries,
-        wait=args.wait,
+        wait=args.wait is not None,
+        wait_limit=_wait_limit(args),
         plan_file=args.plan_file,
         show_progress=sys.stderr.isatty() and args.format == "text",
         allow_destructive=args.allow_destructive,
@@ -215,7 +216,8 @@ def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         ApplyOptions(
             lock_timeout=args.lock_timeout,
             retries=args.retries,
-            wait=args.wait,
+            wait=args.wait is not None,
+            wait_limit=_wait_limit(args),
             show_progress=sys.stderr.isatty() and args.format == "text",
             backup_dir=args.backup_dir,
         ),
@@ -271,3 +273,10 @@ VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
     "apply": apply,
     "drift": drift,
 }
+
+
+def _wait_limit(args: argparse.Namespace) -> str | None:
+    """--wait DURATION: at most that long; --wait alone: as long as it takes."""
+    from .parser import WAIT_AS_LONG_AS_IT_TAKES
+
+    return None if args.wait in (None, WAIT_AS_LONG_AS_IT_TAKES) else str(args.wait)

@@ -58,7 +58,7 @@ def apply(url: str, desired: SpecSet, options: ApplyOptions, *, say: Say, confir
         # The session settings are checked by the server before anything else happens (a bad --lock-timeout).
         prepare_session(work, options)
         # The lock lives on the session that makes the changes: if that session ends, so do its changes.
-        _take_lock(work, wait=options.wait, say=say, lock_timeout=options.lock_timeout)
+        _take_lock(work, options, say=say)
         try:
             return _apply_locked(url, control, work, desired, options, say=say, confirm=confirm)
         finally:
@@ -66,22 +66,30 @@ def apply(url: str, desired: SpecSet, options: ApplyOptions, *, say: Say, confir
                 work.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
 
 
-def _take_lock(conn: psycopg.Connection[Any], *, wait: bool, say: Say, lock_timeout: str) -> None:
+def _take_lock(conn: psycopg.Connection[Any], options: ApplyOptions, *, say: Say) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         row = cur.fetchone()
         if row and row[0]:
             return
-        if not wait:
+        if not options.wait:
             raise Refused(
                 "another pgstate apply is running on this database",
-                hint="wait for it to finish, or pass --wait to queue behind it",
+                hint="wait for it to finish, or pass --wait [DURATION] to queue behind it",
             )
-        say("another pgstate apply is running; waiting for it to finish (--wait)")
-        # --wait means as long as it takes: the session's lock_timeout must not cut it short.
-        execute(cur, sql.SQL("SELECT set_config('lock_timeout', '0', false)"))
-        cur.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
-        execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, false)"), [lock_timeout])
+        limit = options.wait_limit
+        say(f"another pgstate apply is running; waiting for it to finish (--wait{f' {limit}' if limit else ''})")
+        # lock_timeout bounds advisory locks too: the wait is bounded by --wait's duration alone, and without
+        # one it is as long as it takes.
+        execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, false)"), [limit or "0"])
+        try:
+            cur.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        except psycopg.errors.LockNotAvailable:
+            raise Refused(
+                f"another pgstate apply is still running on this database after waiting {limit}",
+                hint="wait longer (a longer --wait, or --wait alone), or see what runs with `pgstate history`",
+            ) from None
+        execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, false)"), [options.lock_timeout])
 
 
 def _apply_locked(

@@ -15,6 +15,7 @@ class ApplyOptions:
     lock_timeout: str = "2s"
     retries: int = 5
     wait: bool = False
+    wait_limit: str | None = None  # with wait: at most this long (a duration), None: as long as it takes
     plan_file: Path | None = None
     show_progress: bool = False
     allow_destructive: bool = False
