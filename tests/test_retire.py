@@ -233,6 +233,37 @@ def test_rows_changing_after_the_dump_stop_the_run_before_the_drop(database: Tes
     assert database.query("SELECT status FROM pgstate.runs ORDER BY id DESC LIMIT 1") == [("rolled back",)]
 
 
+@pytest.mark.parametrize(
+    "change", ["UPDATE interviews SET notes = 'changed' WHERE id = 7", "DELETE FROM interviews WHERE id = 7"]
+)
+def test_values_changing_after_the_dump_stop_the_run_before_the_drop(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """A backup is verified by content: an UPDATE after the dump keeps the row count, and the digest checked
+    under the lock right before the drop still tells; nothing is destroyed, the changed value is kept."""
+    import pgstate.execution.apply as applying
+
+    quiet(database, LEGACY, "interviews")
+    real_dump_tables = applying.dump_tables
+
+    def dump_then_write(*args: Any, **kwargs: Any) -> Any:
+        dumps = real_dump_tables(*args, **kwargs)
+        with database.connect() as conn:  # another session, after the dump and before the transaction
+            conn.execute(change)
+        return dumps
+
+    monkeypatch.setattr(applying, "dump_tables", dump_then_write)
+    desired = write(tmp_path, RETIRE.split("---")[0])
+    code, _, err = apply(database, tmp_path, desired)
+    assert code == 1
+    what = "values" if change.startswith("UPDATE") else "rows"
+    assert f"{what} changed since the backup, nothing destroyed" in err, err
+    assert exists(database, "interviews")
+    expected = [("changed",)] if change.startswith("UPDATE") else []
+    assert database.query("SELECT notes FROM interviews WHERE id = 7") == expected
+    assert database.query("SELECT status FROM pgstate.runs ORDER BY id DESC LIMIT 1") == [("rolled back",)]
+
+
 def test_an_inheriting_table_is_dumped_with_its_parent(database: TestDatabase, tmp_path: Path) -> None:
     """A child table's rows are counted with its parent's, and dumped with it: retired together (cascade), they
     come back together."""

@@ -68,10 +68,14 @@ def _quote_pattern_part(part: str) -> str:
 # --- table dumps ---
 
 
-def _dump_argv(tool: DumpTool, file: Path, lock_timeout: str, *selection: str) -> list[str]:
+def _dump_argv(
+    tool: DumpTool, file: Path, lock_timeout: str, *selection: str, snapshot: str | None = None
+) -> list[str]:
     # No connection argument at all: the server, database and password come from the environment.
     return [
         str(tool.path),
+        # In the caller's exported snapshot: the dump holds what the caller's own reads in it see.
+        *([f"--snapshot={snapshot}"] if snapshot else []),
         "--format=plain",  # readable, greppable, restorable with psql alone, and its COPY rows countable
         # Owners are kept: a table restored under another owner would lock its owner out (and put it under its
         # own row-level security). Restoring needs a role allowed to give objects to that owner.
@@ -94,13 +98,14 @@ def dump_tables(
     *,
     expected_rows: Callable[[QualifiedName], int] | None = None,
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
+    snapshot: str | None = None,
 ) -> list[TableDump]:
     """One verified plain dump (definition, data, grants) per table.
 
-    ``expected_rows`` is asked after the dump (the caller passes a fresh count); a mismatch raises, and the
-    caller must then not destroy anything.
+    ``expected_rows`` is asked after the dump (the caller counts in ``snapshot``, the exported snapshot the dumps
+    are taken in, when it gives one); a mismatch raises, and the caller must then not destroy anything.
     """
-    return [_dump_table(url, table, directory, tool, expected_rows, lock_timeout) for table in tables]
+    return [_dump_table(url, table, directory, tool, expected_rows, lock_timeout, snapshot) for table in tables]
 
 
 def _dump_table(
@@ -110,11 +115,12 @@ def _dump_table(
     tool: DumpTool,
     expected_rows: Callable[[QualifiedName], int] | None,
     lock_timeout: str,
+    snapshot: str | None,
 ) -> TableDump:
     file = directory / f"{_file_stem('table', table)}.sql"
     # With its children: a partitioned table keeps its rows in its partitions (and count(*) counts them too).
     selection = "--table-and-children" if tool.dumps_children else "--table"
-    argv = _dump_argv(tool, file, lock_timeout, f"{selection}={table_pattern(table)}")
+    argv = _dump_argv(tool, file, lock_timeout, f"{selection}={table_pattern(table)}", snapshot=snapshot)
     _run_client(argv, url, f"pg_dump of {table}")
     file.chmod(0o600)
     rows, digest, size = _count_and_hash(file, None if tool.dumps_children else table)

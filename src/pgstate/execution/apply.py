@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..backup.content import TableContent, table_content
 from ..backup.dump import FunctionRef, backup_directory, dump_definitions, dump_full, dump_tables
 from ..backup.manifest import Backup, write_manifest
 from ..backup.tools import choose_pg_dump
@@ -188,9 +189,10 @@ def _back_up(
     commit: str | None,
     options: ApplyOptions,
     say: Say,
-) -> dict[str, int]:
+) -> dict[str, TableContent]:
     """Dump what the plan destroys (and everything with --backup full), verify each dump's rows against the
-    table, and write the manifest; returns table -> rows, which the transaction checks again before destroying."""
+    table, and write the manifest; returns table -> its rows and their digest, which the transaction checks again
+    under its lock before destroying."""
     tables = sorted({step.dump for step in plan.steps if step.dump is not None})
     if not tables and not options.full_backup:
         return {}
@@ -200,11 +202,21 @@ def _back_up(
     say(f"backing up to {directory} with {tool.version}")
     full = dump_full(url, directory, tool, lock_timeout=options.lock_timeout) if options.full_backup else None
 
-    def count(table: QualifiedName) -> int:
-        row = control.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
-        return int(row[0]) if row else 0
+    # The dumps are taken in a snapshot this session exports, and the rows and their digest are read in it too:
+    # what the dump holds and what the transaction later checks under its lock are the same moment's.
+    contents: dict[str, TableContent] = {}
+    with control.transaction(), control.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cur.execute("SELECT pg_export_snapshot()")
+        snapshot = str((cur.fetchone() or ("",))[0])
 
-    dumps = dump_tables(url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout)
+        def count(table: QualifiedName) -> int:
+            contents[str(table)] = table_content(cur, table)
+            return contents[str(table)].rows
+
+        dumps = dump_tables(
+            url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout, snapshot=snapshot
+        )
     references: list[QualifiedName | FunctionRef] = []
     for dependent in (d for step in plan.steps for d in step.dump_definitions):
         reference = FunctionRef(dependent.function_oid) if dependent.function_oid is not None else dependent.relation
@@ -222,7 +234,7 @@ def _back_up(
     )
     for dump in dumps:
         say(f"  {dump.table}: {dump.rows} rows dumped and verified ({dump.file.name})")
-    return {str(dump.table): dump.rows for dump in dumps}
+    return contents
 
 
 def _file_digests(desired: SpecSet) -> dict[str, str]:

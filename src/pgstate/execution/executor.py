@@ -13,10 +13,12 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
+from ..backup.content import TableContent, table_content
 from ..db.connection import connect
 from ..db.sqlexec import execute
 from ..errors import PgstateError
 from ..history import runs
+from ..model.names import QualifiedName
 from ..planning.plan import Plan
 from ..planning.steps import Phase, Step
 from .options import ApplyOptions
@@ -63,7 +65,7 @@ class Executor:
         self.run_id = run_id
         self.positions = {step.id: number for number, step in enumerate(plan.steps, 1)}
         self.built: list[Step] = []
-        self.verified_rows: dict[str, int] = {}  # table -> rows in its verified dump
+        self.verified_rows: dict[str, TableContent] = {}  # table -> what its verified dump holds
 
     def _record(self, changes: list[Step], status: str, error: str | None = None) -> None:
         runs.step_done(self.control, self.run_id, [self.positions[c.id] for c in changes], status, error)
@@ -120,10 +122,10 @@ class Executor:
             try:
                 with self.work.transaction(), self.work.cursor() as cur:
                     execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, true)"), [self.options.lock_timeout])
+                    checked: set[str] = set()
                     for current in changes:
                         self.say(f"{current.action} {current.target}")
-                        if current.dump is not None:
-                            self._check_dump_still_matches(cur, current)
+                        self._check_dumps_before(cur, current, checked)
                         execute(cur, current.statement)
                         for followup in current.followups:
                             execute(cur, followup)
@@ -145,21 +147,28 @@ class Executor:
                 self._record([current], "failed", failure.message)
                 raise
 
-    def _check_dump_still_matches(self, cur: psycopg.Cursor[Any], change: Step) -> None:
-        """Right before destroying: the table, locked, still has exactly the rows its verified dump holds."""
-        assert change.dump is not None
-        table = change.dump
+    def _check_dumps_before(self, cur: psycopg.Cursor[Any], change: Step, checked: set[str]) -> None:
+        """Each dumped table is checked once, before the first step of the transaction that touches it: before an
+        earlier type change of the same table turns its rows into other text, and at the latest right before the
+        step that destroys. The lock it takes then keeps every other session out until the commit."""
+        for table in dict.fromkeys(t for t in (change.dump, change.table) if t is not None):
+            if str(table) not in checked and (table == change.dump or str(table) in self.verified_rows):
+                self._check_dump_still_matches(cur, change, table)
+                checked.add(str(table))
+
+    def _check_dump_still_matches(self, cur: psycopg.Cursor[Any], change: Step, table: QualifiedName) -> None:
+        """The table, locked, still holds exactly the rows and values its verified dump holds (the same count and
+        the same digest): nothing changed it since the dump, so destroying it loses nothing the dump lacks."""
         expected = self.verified_rows.get(str(table))
         if expected is None:
             raise PgstateError(f"{change.action} {change.target}: no verified backup of {table}; nothing destroyed")
         execute(cur, sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table.identifier()))
-        execute(cur, sql.SQL("SELECT count(*) FROM {}").format(table.identifier()))
-        row = cur.fetchone()
-        rows = int(row[0]) if row else -1
-        if rows != expected:
+        now = table_content(cur, table)
+        if now != expected:
+            what = "rows" if now.rows != expected.rows else "values"
             raise PgstateError(
-                f"{change.action} {change.target}: {table} has {rows} rows, its verified backup {expected};"
-                " rows changed since the backup, nothing destroyed",
+                f"{change.action} {change.target}: {table} holds {now.describe()}, its verified backup"
+                f" {expected.describe()}; {what} changed since the backup, nothing destroyed",
                 hint="the table is not quiet: find what writes to it",
             )
 
