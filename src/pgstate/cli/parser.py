@@ -73,14 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(apply, formats=("text", "json"))
     apply.add_argument("--yes", action="store_true", help="do not ask before starting")
     apply.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
-    apply.add_argument(
-        "--wait",
-        nargs="?",
-        const=WAIT_AS_LONG_AS_IT_TAKES,
-        type=duration,
-        metavar="DURATION",
-        help="wait for another apply instead of exiting 3 (at most DURATION, e.g. 10min, when given)",
-    )
+    _wait_option(apply)
     apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
     apply.add_argument(
         "--allow-destructive", action="store_true", help="allow steps that destroy data (retiring, lossy types)"
@@ -105,14 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--yes", action="store_true", help="do not ask before starting")
     rollback.add_argument("--force", action="store_true", help="even when later runs changed the same objects")
     rollback.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
-    rollback.add_argument(
-        "--wait",
-        nargs="?",
-        const=WAIT_AS_LONG_AS_IT_TAKES,
-        type=duration,
-        metavar="DURATION",
-        help="wait for another apply instead of exiting 3 (at most DURATION, e.g. 10min, when given)",
-    )
+    _wait_option(rollback)
     rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")
     export = verbs.add_parser("export", help="write desired YAML for existing objects, one file each")
     common(export, database=True)
@@ -127,3 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(lint, formats=("text", "json"))
     return parser
+
+
+def _wait_option(verb: argparse.ArgumentParser) -> None:
+    """--wait, of the verbs that take pgstate's advisory lock (apply, and rollback, which is an apply)."""
+    verb.add_argument(
+        "--wait",
+        nargs="?",
+        const=WAIT_AS_LONG_AS_IT_TAKES,
+        type=duration,
+        metavar="DURATION",
+        help="wait for another apply instead of exiting 3 (at most DURATION, e.g. 10min, when given)",
+    )
