@@ -179,4 +179,34 @@ def test_failed_upkeep_keeps_the_committed_schema_steps(database: TestDatabase, 
     assert code == 1
     assert "the schema steps were applied, but upkeep failed" in err
     assert database.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_w_idx'::regclass") == [(True,)]
+    # The record says what happened: the committed build stays applied (a rollback's overlap check sees it).
+    steps = database.query("SELECT action, target, status FROM pgstate.run_steps ORDER BY position")
+    assert steps == [("build-index", "public.t_w_idx", "applied"), ("reindex-index", "public.t_v_idx", "failed")]
     assert database.query("SELECT count(*) FROM pg_class WHERE relname = 't_v_idx_ccnew'") == [(0,)]
+
+
+def test_a_committed_run_whose_upkeep_failed_still_blocks_rolling_back_what_it_changed(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    """Run 2 replaced an index and committed, then its upkeep failed: rolling back run 1 would undo run 2's
+    committed change too, so it is refused as for any later run that changed the same objects."""
+    database.execute("CREATE TABLE t (v int, w int) WITH (autovacuum_enabled = false); INSERT INTO t VALUES (1, 1);")
+    for run in ("1", "2"):
+        (tmp_path / run).mkdir()
+    code, _, err = apply(database, write(tmp_path / "1", "table: t\nindexes:\n  - {name: t_w_idx, columns: [w]}\n"))
+    assert code == 0, err
+    with database.connect() as conn:
+        conn.execute("INSERT INTO t VALUES (1, 2)")
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # an INVALID index that upkeep cannot rebuild
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY t_v_idx ON t (v)")
+    second = write(
+        tmp_path / "2",
+        "database:\n  maintenance:\n    reindex_invalid: true\n",
+        "table: t\nindexes:\n  - {name: t_w_idx, columns: [w, v]}\n",
+    )
+    code, _, err = apply(database, second)
+    assert code == 1 and "upkeep failed" in err, err
+    code, _, err = pgstate(database, second, "rollback", "1", "--yes")
+    assert code == 3, err
+    assert "run 2 changed the same objects after run 1" in err, err
+    assert database.query("SELECT pg_get_indexdef('t_w_idx'::regclass)")[0][0].endswith("(w, v)")

@@ -164,7 +164,9 @@ def _apply_locked(
             executor.run_outside_transaction(upkeep, undo_on_failure=True)
         except PgstateError as failure:
             executor.undo_builds()
-            runs.finish_run(control, run_id, "failed", f"schema steps applied; upkeep failed: {failure.message}")
+            runs.finish_run(
+                control, run_id, "failed", f"schema steps applied; upkeep failed: {failure.message}", committed=True
+            )
             raise ApplyFailed(
                 f"run {run_id}: the schema steps were applied, but upkeep failed: {failure.message}",
                 hint=failure.hint or "apply again to retry the upkeep",
@@ -173,7 +175,7 @@ def _apply_locked(
     _, after = plan_for(control, desired, lock_timeout=options.lock_timeout)
     if after.has_changes:
         leftover = ", ".join(str(step.id) for step in after.steps)
-        runs.finish_run(control, run_id, "failed", f"did not converge: {leftover}")
+        runs.finish_run(control, run_id, "failed", f"did not converge: {leftover}", committed=True)
         raise ApplyFailed(f"run {run_id} applied but did not converge; a new plan still has: {leftover}")
     runs.finish_run(control, run_id, "applied")
     return ApplyOutcome(ExitCode.OK, plan, run_id)

@@ -123,10 +123,13 @@ def _touched(step: dict[str, Any]) -> set[tuple[str, ...]]:
 
 
 def _refuse_if_changed_later(conn: psycopg.Connection[Any], run: runs.Run) -> None:
-    """A later applied run that touched the same objects would be undone too: refuse unless --force."""
+    """A later run that changed the same objects would be undone too: refuse unless --force. A run changed
+    something when any step of it is applied: a failed run whose transaction had committed (its upkeep failed,
+    or it did not converge) counts."""
     touched = {item for step in run.plan.get("steps", []) for item in _touched(step)}
     for later in runs.read_runs(conn):
-        if later.id <= run.id or later.status != "applied" or later.rollback_of == run.id:
+        changed = later.status == "applied" or any(step.get("status") == "applied" for step in later.steps)
+        if later.id <= run.id or not changed or later.rollback_of == run.id:
             continue
         overlap = touched & {item for step in later.plan.get("steps", []) for item in _touched(step)}
         if overlap:

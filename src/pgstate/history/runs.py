@@ -76,14 +76,17 @@ def set_backup(conn: psycopg.Connection[Any], run_id: int, location: str) -> Non
         cur.execute("UPDATE pgstate.runs SET backup = %s WHERE id = %s", [location, run_id])
 
 
-def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str, error: str | None = None) -> None:
+def finish_run(
+    conn: psycopg.Connection[Any], run_id: int, status: str, error: str | None = None, *, committed: bool = False
+) -> None:
+    """``committed``: the run's transaction committed before it failed (upkeep, convergence): its applied steps
+    stay applied, and the steps it never reached stay planned. Otherwise everything was rolled back."""
     with conn.cursor() as cur:
         cur.execute(
             "UPDATE pgstate.runs SET status = %s, finished_at = clock_timestamp(), error = %s WHERE id = %s",
             [status, error, run_id],
         )
-        # Steps not carried out: after a failure everything was rolled back; planned ones never ran.
-        if status != "applied":
+        if status != "applied" and not committed:
             cur.execute(
                 "UPDATE pgstate.run_steps SET status = 'rolled back', finished_at = clock_timestamp()"
                 " WHERE run_id = %s AND status IN ('planned', 'applied')",
