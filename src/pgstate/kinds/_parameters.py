@@ -13,6 +13,8 @@ from psycopg import sql
 from ..errors import SourceLocation
 from ..model.keys import ObjectKey
 from ..model.names import parse_identifier_list
+from ..planning.diff import Difference
+from ..planning.steps import Action, Lock, Phase, Step
 from ..units import SettingInfo, is_list_setting, setting_value
 
 # Contexts in which ALTER DATABASE/ROLE ... SET has no effect or is refused (pg_settings.context).
@@ -101,3 +103,19 @@ class Parameter:
 def parse_config(entries: list[str]) -> dict[str, str]:
     """setconfig / proconfig entries ``name=value`` as a dict (the value may itself contain '=')."""
     return {name: value for name, _, value in (entry.partition("=") for entry in entries)}
+
+
+def parameter_step(
+    difference: Difference, action: Action, statement: sql.SQL | sql.Composed, summary: str, record: sql.Composed
+) -> Step:
+    """SET or RESET of a database or role setting: in the transaction, no lock, and pgstate's record of it."""
+    return Step(
+        action=action,
+        subject=difference.key,
+        statement=statement,
+        lock=Lock.NONE,
+        phase=Phase.TRANSACTION,
+        summary=summary,
+        location=difference.location,
+        followups=(record,),
+    )

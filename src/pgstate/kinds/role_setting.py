@@ -22,7 +22,7 @@ from ..errors import PgstateError, SourceLocation
 from ..model.keys import ObjectKey
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
-from ..planning.steps import Action, Lock, Phase, Step
+from ..planning.steps import Action, Step
 from ..sandbox.session import Sandbox
 from ..source.compose import Part
 from ..source.documents import Header
@@ -32,6 +32,7 @@ from ._parameters import (
     SERVER_CONTEXTS,
     Parameter,
     ParameterSpec,
+    parameter_step,
     parse_config,
     setting_text,
     shown,
@@ -191,18 +192,7 @@ class RoleSettingKind(Kind[RoleSpec, Parameter]):
                 summary = f"{was} -> {shown(wanted.value)} (new sessions of {role})"
                 record = _records.record_set(self.name, owner, name, shown(wanted.value))
                 action = Action.SET_ROLE_SETTING
-            steps.append(
-                Step(
-                    action=action,
-                    subject=difference.key,
-                    statement=statement,
-                    lock=Lock.NONE,
-                    phase=Phase.TRANSACTION,
-                    summary=summary,
-                    location=difference.location,
-                    followups=(record,),
-                )
-            )
+            steps.append(parameter_step(difference, action, statement, summary, record))
         return steps
 
     # --- drift --------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from ..catalog.reader import Reader
 from ..model.keys import ObjectKey
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
-from ..planning.steps import Action, Lock, Phase, Step
+from ..planning.steps import Action, Step
 from ..sandbox.session import Sandbox
 from ..source.compose import Part
 from ..source.documents import Header
@@ -27,6 +27,7 @@ from ._parameters import (
     SERVER_CONTEXTS,
     Parameter,
     ParameterSpec,
+    parameter_step,
     parse_config,
     setting_text,
     shown,
@@ -117,7 +118,7 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
             name = difference.key.parts[0]
             if difference.change is Change.REMOVED:
                 steps.append(
-                    _step(
+                    parameter_step(
                         difference,
                         Action.RESET_SETTING,
                         sql.SQL("ALTER DATABASE {} RESET {}").format(database, _records.dotted_name(name)),
@@ -129,7 +130,7 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
                 wanted: Parameter = difference.desired
                 was = shown(difference.live.value) if difference.live is not None else "(not set)"
                 steps.append(
-                    _step(
+                    parameter_step(
                         difference,
                         Action.SET_SETTING,
                         sql.SQL("ALTER DATABASE {} SET {} = {}").format(
@@ -188,19 +189,6 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
 
     def absent_yaml(self, key: ObjectKey, desired: Desired[Parameter]) -> list[Part]:
         return [Part("database", (), ("database", "settings"), None, name=key.parts[0])]
-
-
-def _step(difference: Difference, action: Action, statement: sql.Composed, summary: str, record: sql.Composed) -> Step:
-    return Step(
-        action=action,
-        subject=difference.key,
-        statement=statement,
-        lock=Lock.NONE,
-        phase=Phase.TRANSACTION,
-        summary=summary,
-        location=difference.location,
-        followups=(record,),
-    )
 
 
 register(SettingKind())
