@@ -55,3 +55,20 @@ def database(pg_server: LocalServer, request: pytest.FixtureRequest) -> Iterator
     """A fresh database for one test."""
     with fresh_database(pg_server, request.node.name) as db:
         yield db
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures tests/test_fuzz_input.py records (inputs per target, failures, bombs' time and memory); the
+    reports carry them from pytest-xdist's workers."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "fuzz"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "fuzz figures")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 class Example:
     before: str  # SQL run on a fresh database; {database} stands for its quoted name
     desired: str  # the desired YAML stream
-    lossy: bool = False  # the apply converts values: rollback restores definitions, not those values
+    lossy: bool = False  # the apply converts values (backed up; rollback gives them back)
 
     def __str__(self) -> str:
         return f"--- before.sql\n{self.before}\n--- desired.yaml\n{self.desired}"

@@ -73,9 +73,14 @@ def plan_json(db: TestDatabase, desired: Path) -> tuple[int, dict[str, Any], str
     return code, (json.loads(out) if out.strip() else {}), err
 
 
-def apply_converges(db: TestDatabase, desired: Path, backups: Path, destructive: bool) -> None:
-    """Apply; then the same desired state plans nothing and drift finds nothing."""
+AUTHZ_HAZARDS = frozenset({"authz-widening", "authz-changed"})
+
+
+def apply_converges(db: TestDatabase, desired: Path, backups: Path, destructive: bool, *, authz: bool = False) -> None:
+    """Apply; then the same desired state plans nothing and drift finds nothing. ``authz``: the plan is meant to
+    widen or change who can see rows (the authz hazards)."""
     extra = ["--allow-destructive", "--backup-dir", str(backups)] if destructive else []
+    extra += ["--allow-authz-widening"] if authz else []
     code, out, err = pgstate(db, desired, "apply", "--yes", *extra)
     assert code == 0, out + err
     assert db.query("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == [(0,)]
@@ -86,10 +91,10 @@ def apply_converges(db: TestDatabase, desired: Path, backups: Path, destructive:
     assert code == 0, err
 
 
-def rollback_restores(db: TestDatabase, desired: Path, backups: Path, before: Before, lossy: bool) -> None:
-    """Roll the last run back: the catalog is the one before, object by object, and so are the rows."""
-    code, out, err = pgstate(db, desired, "rollback", "1", "--yes", "--force", "--backup-dir", str(backups))
+def rollback_restores(db: TestDatabase, desired: Path, backups: Path, before: Before) -> None:
+    """Roll the last run back: the catalog is the one before, object by object, and so are the rows (the values
+    a lossy type change converted come back from the backup, byte for byte), without --force."""
+    code, out, err = pgstate(db, desired, "rollback", "1", "--yes", "--backup-dir", str(backups))
     assert code == 0, out + err
     assert differences(before.catalog, snapshot(db)) == []
-    if not lossy:
-        assert rows(db) == before.rows
+    assert rows(db) == before.rows

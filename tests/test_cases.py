@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from laws import Before, apply_converges, export_plans_nothing, pgstate, rollback_restores
+from laws import AUTHZ_HAZARDS, Before, apply_converges, export_plans_nothing, pgstate, rollback_restores
 from pgharness import TestDatabase
 
 CASES = Path(__file__).parent / "cases"
@@ -71,7 +71,7 @@ def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
 
     lossy = "data-loss" in expected["hazards"]
     backups = tmp_path / "backups"
-    apply_converges(database, desired, backups, destructive=lossy)
+    apply_converges(database, desired, backups, destructive=lossy, authz=bool(AUTHZ_HAZARDS & set(expected["hazards"])))
     _check_catalog(database, expected.get("catalog") or {})
     if not plan["steps"]:
         return
@@ -80,7 +80,7 @@ def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
         code, out, err = pgstate(database, desired, "rollback", "1", "--yes", "--force", "--backup-dir", str(backups))
         assert code == cannot["exit"] and re.search(cannot["message"], err), (code, err)
         return
-    rollback_restores(database, desired, backups, before, lossy)
+    rollback_restores(database, desired, backups, before)
 
 
 def _check_golden(case: Path, db: TestDatabase, text: str) -> None:

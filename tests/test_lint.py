@@ -436,6 +436,7 @@ def test_every_rule_is_registered_once_with_a_description() -> None:
         "invalid-index",
         "column-type-rewrite",
         "destructive-change",
+        "authz-change",
     }
     assert all(r.description and r.id == rule_id for rule_id, r in RULES.items())
     with pytest.raises(RuntimeError, match="registered twice"):

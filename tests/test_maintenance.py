@@ -177,11 +177,13 @@ def test_failed_upkeep_keeps_the_committed_schema_steps(database: TestDatabase, 
     )
     code, _, err = apply(database, directory)
     assert code == 1
-    assert "the schema steps were applied, but upkeep failed" in err
+    assert "run 1 committed its changes, then upkeep failed" in err and "pgstate rollback 1" in err
+    status, error = database.query("SELECT status, error FROM pgstate.runs")[0]
+    assert status == "incomplete" and "committed: build-index public.t_w_idx" in error, error
     assert database.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_w_idx'::regclass") == [(True,)]
-    # The record says what happened: the committed build stays applied (a rollback's overlap check sees it).
+    # The record says what happened: the committed build stays committed (a rollback's overlap check sees it).
     steps = database.query("SELECT action, target, status FROM pgstate.run_steps ORDER BY position")
-    assert steps == [("build-index", "public.t_w_idx", "applied"), ("reindex-index", "public.t_v_idx", "failed")]
+    assert steps == [("build-index", "public.t_w_idx", "committed"), ("reindex-index", "public.t_v_idx", "failed")]
     assert database.query("SELECT count(*) FROM pg_class WHERE relname = 't_v_idx_ccnew'") == [(0,)]
 
 

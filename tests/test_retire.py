@@ -135,8 +135,8 @@ def test_retire_backup_history_and_rollback(database: TestDatabase, tmp_path: Pa
     code, out, _ = pgstate(database, tmp_path, "history", str(run[0]), "--format", "json")
     shown = json.loads(out)
     assert [(s["action"], s["status"]) for s in shown["steps"]] == [
-        ("alter-column-type", "applied"),
-        ("retire-table", "applied"),
+        ("alter-column-type", "committed"),
+        ("retire-table", "committed"),
     ]
 
     code, _, err = pgstate(database, tmp_path, "rollback", str(run[0]), "--yes")
@@ -393,17 +393,16 @@ def test_unknown_run(database: TestDatabase, tmp_path: Path, verb: str) -> None:
     assert "there is no run 42" in err
 
 
-def test_rollback_of_converted_values_needs_force(database: TestDatabase, tmp_path: Path) -> None:
+def test_rollback_gives_converted_values_back(database: TestDatabase, tmp_path: Path) -> None:
+    """A lossy conversion ('007' -> 7) is rolled back with the values the backup holds, no --force needed."""
     database.execute("CREATE TABLE codes (id int PRIMARY KEY, code text); INSERT INTO codes VALUES (1, '007');")
     desired = write(tmp_path, "table: codes\ncolumns:\n  code: {type: integer, using: 'code::integer'}\n")
     assert apply(database, tmp_path, desired)[0] == 0
+    assert database.query("SELECT code::text FROM codes") == [("7",)]
     run_id = database.query("SELECT max(id) FROM pgstate.runs")[0][0]
     code, _, err = pgstate(database, tmp_path, "rollback", str(run_id), "--yes")
-    assert code == 3
-    assert "converted values that the types alone cannot restore: public.codes.code" in err
-    code, _, err = pgstate(database, tmp_path, "rollback", str(run_id), "--yes", "--force")
     assert code == 0, err
-    assert database.query("SELECT code FROM codes") == [("7",)]  # the type is back; the value is not: why --force
+    assert database.query("SELECT code FROM codes") == [("007",)]
 
 
 def test_rollback_drops_only_what_the_run_created(database: TestDatabase, tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def test_a_run_recorded_by_pgstate_0_1_rolls_back(database: TestDatabase, tmp_pa
         "table: t\ncolumns:\n  a: {type: text}\nindexes:\n  - {name: t_id_a_idx, columns: [id, a]}\n"
         "rls: {enabled: false}\npolicies: []\n",
     )
-    code, _, err = pgstate_json(database, run, "apply", "--yes")
+    code, _, err = pgstate_json(database, run, "apply", "--yes", "--allow-authz-widening")  # RLS goes off
     assert code == 0, err
     legacy = {
         "format": "pgstate-state/1",

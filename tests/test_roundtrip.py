@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from generators import STRATEGIES, Example
-from laws import Before, apply_converges, export_plans_nothing, plan_json, rollback_restores
+from laws import AUTHZ_HAZARDS, Before, apply_converges, export_plans_nothing, plan_json, rollback_restores
 from pgharness import fresh_database
 from pgstate.servers.local import LocalServer
 
@@ -39,9 +39,10 @@ def check_laws(server: LocalServer, kind: str, example: Example) -> None:
         code, plan, err = plan_json(db, desired)
         assert code in (0, 2), err
         destructive = any("data-loss" in step["hazards"] for step in plan["steps"])
-        apply_converges(db, desired, work / "backups", destructive)
+        authz = any(AUTHZ_HAZARDS & set(step["hazards"]) for step in plan["steps"])
+        apply_converges(db, desired, work / "backups", destructive, authz=authz)
         if plan["steps"]:
-            rollback_restores(db, desired, work / "backups", before, example.lossy)
+            rollback_restores(db, desired, work / "backups", before)
 
 
 @pytest.mark.parametrize("kind", sorted(STRATEGIES))

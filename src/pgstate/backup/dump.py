@@ -163,13 +163,13 @@ def _count_and_hash(file: Path, table: QualifiedName | None) -> tuple[int | None
             text, header = header.decode("utf-8", errors="surrogateescape").rstrip("\r\n"), None
             if text.endswith(" FROM stdin;"):
                 in_block = True
-                counting = table is None or _copy_target(text) == table
+                counting = table is None or copy_target(text) == table
                 if counting and rows is None:
                     rows = 0
     return rows, digest.hexdigest(), size
 
 
-def _copy_target(header: str) -> QualifiedName | None:
+def copy_target(header: str) -> QualifiedName | None:
     """The table of ``COPY schema.table (...) FROM stdin;`` as pg_dump quotes it."""
     schema, rest = _read_identifier(header, len("COPY "))
     if schema is None or not rest.startswith("."):
@@ -178,7 +178,25 @@ def _copy_target(header: str) -> QualifiedName | None:
     return QualifiedName(schema, name) if name is not None else None
 
 
-_BARE_IDENTIFIER = re.compile(r'[^\s."(]+')
+def copy_columns(header: str) -> list[str] | None:
+    """The column list of ``COPY schema.table (a, "B c") FROM stdin;``; None when it cannot be read."""
+    _schema, rest = _read_identifier(header, len("COPY "))
+    _name, rest = _read_identifier(rest, 1)
+    if not rest.startswith(" ("):
+        return None
+    columns, rest = [], rest[2:]
+    while True:
+        column, rest = _read_identifier(rest, 0)
+        if column is None:
+            return None
+        columns.append(column)
+        if rest.startswith(", "):
+            rest = rest[2:]
+            continue
+        return columns if rest == ") FROM stdin;" else None
+
+
+_BARE_IDENTIFIER = re.compile(r'[^\s."(),]+')
 
 
 def _read_identifier(text: str, start: int) -> tuple[str | None, str]:

@@ -24,6 +24,8 @@ class TableDump:
     rows: int
     sha256: str
     bytes: int
+    # The server's digest of the table's rows when it was dumped (backup.content): a restore must give it back.
+    content: str | None = None
 
 
 def hash_file(file: Path) -> tuple[str, int]:

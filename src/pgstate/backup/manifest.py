@@ -36,6 +36,7 @@ class Backup:
                     "rows": dump.rows,
                     "sha256": dump.sha256,
                     "bytes": dump.bytes,
+                    "content_digest": dump.content,
                 }
                 for dump in self.tables
             ],

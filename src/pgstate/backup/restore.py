@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from psycopg import sql
+import psycopg
 
+from ..catalog import query
 from ..db.connection import connect
 from ..errors import PgstateError
+from ..model.names import QualifiedName
+from .content import table_content
 from .files import TableDump, hash_file
 from .tools import _run_client
 
@@ -59,13 +64,18 @@ def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path) -> Non
 
 
 def _check_restored_rows(url: str, dump: TableDump) -> None:
-    # psql succeeding proves the SQL ran, not that every row came back: count them as the dump was counted.
-    with connect(url) as conn:
-        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(dump.table.identifier())).fetchone()
-    restored = int(row[0]) if row else 0
-    if restored != dump.rows:
+    """psql succeeding proves the SQL ran, not that every row came back: the restored rows must be the dump's in
+    number and, when the backup recorded it, in content (the server's digest of them when they were dumped)."""
+    with connect(url) as conn, conn.cursor() as cur:
+        restored = table_content(cur, dump.table)
+    if restored.rows != dump.rows:
         raise PgstateError(
-            f"restored {dump.table} has {restored} rows, but its backup {dump.file.name} has {dump.rows}"
+            f"restored {dump.table} has {restored.rows} rows, but its backup {dump.file.name} has {dump.rows}"
+        )
+    if dump.content is not None and restored.digest != dump.content:
+        raise PgstateError(
+            f"restored {dump.table} does not hold the rows its backup {dump.file.name} was verified with (digest"
+            f" {restored.digest}, the backup's {dump.content})"
         )
 
 
@@ -90,3 +100,26 @@ def _fitted_to_server(file: Path, settings: frozenset[str]) -> Iterator[bytes]:
                     yield b"-- pgstate: skipped (this server has no such setting): " + line
                     continue
             yield line
+
+
+@dataclass(frozen=True)
+class TableRestore:
+    """The payload of a rollback's ``restore-table`` step: a retired table and the views dropped with it."""
+
+    dump: TableDump
+    tool_dir: Path
+    views: tuple[tuple[Path, str], ...]  # definition dumps (file, sha256) of views to create again
+
+    def run(self, url: str, cur: psycopg.Cursor[Any] | None) -> None:
+        restore_table(url, self.dump, self.tool_dir)
+        for file, sha256 in self.views:
+            restore_definition(url, file, sha256, self.tool_dir)
+
+
+def primary_keys(conn: psycopg.Connection[Any], tables: list[QualifiedName]) -> dict[QualifiedName, tuple[str, ...]]:
+    """Each table's primary key columns (a table without one is missing), in one query."""
+    if not tables:
+        return {}
+    names = [table.identifier().as_string(conn) for table in tables]
+    rows = conn.execute(query("primary_keys"), {"tables": names}).fetchall()
+    return {QualifiedName(schema, name): tuple(columns) for schema, name, columns in rows}

@@ -16,6 +16,11 @@ CREATE TABLE IF NOT EXISTS pgstate.runs (
     error          text
 );
 ALTER TABLE pgstate.runs ADD COLUMN IF NOT EXISTS rollback_of bigint REFERENCES pgstate.runs (id);
+-- Set by the run's own transaction, in it: not null exactly when that transaction committed.
+ALTER TABLE pgstate.runs ADD COLUMN IF NOT EXISTS committed_at timestamptz;
+-- What a lossy type change left in each converted table, read in the run's transaction right after the change:
+-- rollback gives the original values back only to a table that still holds exactly this.
+ALTER TABLE pgstate.runs ADD COLUMN IF NOT EXISTS converted jsonb NOT NULL DEFAULT '{}';
 -- What pgstate set (settings, storage parameters, role settings): when the desired files stop listing one, only
 -- these are reset. The scope is the kind that set it; the object, what it belongs to (a database, a table, a role).
 CREATE TABLE IF NOT EXISTS pgstate.managed_settings (
@@ -40,3 +45,20 @@ CREATE TABLE IF NOT EXISTS pgstate.run_steps (
     error       text,
     PRIMARY KEY (run_id, position)
 );
+-- The statuses of pgstate 0.3 (history.status): older versions knew fewer. Replaced once, not on every run.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'runs_status_known'
+                   AND conrelid = 'pgstate.runs'::regclass) THEN
+        ALTER TABLE pgstate.runs DROP CONSTRAINT IF EXISTS runs_status_check;
+        ALTER TABLE pgstate.runs ADD CONSTRAINT runs_status_known CHECK (status IN ('running', 'applied',
+            'rolled back', 'failed', 'incomplete', 'interrupted'));
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = 'run_steps_status_known'
+                   AND conrelid = 'pgstate.run_steps'::regclass) THEN
+        ALTER TABLE pgstate.run_steps DROP CONSTRAINT IF EXISTS run_steps_status_check;
+        ALTER TABLE pgstate.run_steps ADD CONSTRAINT run_steps_status_known CHECK (status IN ('planned',
+            'committed', 'failed', 'rolled back', 'skipped', 'applied'));
+    END IF;
+END
+$$;

@@ -13,6 +13,9 @@ from ..units import UnitError, duration_seconds
 PLAN_FORMATS = ("text", "json", "sql", "markdown")
 DRIFT_FORMATS = ("text", "json", "markdown", "prometheus")
 WAIT_AS_LONG_AS_IT_TAKES = "forever"  # --wait without a duration
+# A concurrent build waits out every transaction older than it, anywhere in the database; it holds only SHARE
+# UPDATE EXCLUSIVE on its table meanwhile, which no query's lock conflicts with: it may wait longer than a lock.
+DEFAULT_BUILD_WAIT = "1min"
 MAX_LOCK_TIMEOUT_S = 86_400
 
 
@@ -22,6 +25,8 @@ def duration(text: str) -> str:
     if text == WAIT_AS_LONG_AS_IT_TAKES:
         return text
     try:
+        if not text.isascii():  # `٢s`: Python reads the digit, PostgreSQL would not
+            raise UnitError(f"{text!r} is not a duration: write ASCII digits and a unit, e.g. 500ms, 2s, 1min")
         seconds = duration_seconds(text.strip())
     except UnitError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
@@ -29,7 +34,17 @@ def duration(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} is out of range: a duration must be between 1ms and 1d (0 would mean waiting forever)"
         )
-    return text.strip().replace(" ", "")
+    return "".join(text.split())  # as PostgreSQL writes it: `1 s` is `1s`
+
+
+def text(value: str) -> str:
+    """An option that reaches the database or git as text: bytes that are not UTF-8 (which Python hands on as
+    lone surrogates) are refused here, not where they cannot be encoded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not UTF-8 text") from None
+    return value
 
 
 def non_negative(text: str) -> int:
@@ -50,6 +65,38 @@ class Parser(argparse.ArgumentParser):
         print(f"pgstate: error: {message}", file=sys.stderr)
         raise SystemExit(ExitCode.ERROR)
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        verbs = [action for action in self._actions if isinstance(action, argparse._SubParsersAction)]
+        if verbs:  # the top level: the verb's options are the verb parser's, wherever they stand
+            args = verb_first(list(sys.argv[1:] if args is None else args), verbs[0].choices)
+            for word in args[: args.index("--") if "--" in args else len(args)]:
+                if word.startswith("--") and word.endswith("=--"):  # Python 3.11's argparse drops the value
+                    self.error(f"argument {word[:-3]}: '--' cannot be its value")
+        return super().parse_known_args(args, namespace)
+
+
+def verb_first(args: list[str], verbs: dict[str, argparse.ArgumentParser]) -> list[str]:
+    """``args`` with the verb first: options may come before or after it (``pgstate --verbose plan``). Anything
+    else before the verb (an unknown option, a word, ``-h``) is left where it is, for argparse to answer."""
+    arity = {name: action.nargs for sub in verbs.values() for action in sub._actions for name in action.option_strings}
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word in verbs:
+            return [word, *args[:index], *args[index + 1 :]]
+        name = word.split("=", 1)[0]
+        known = {arity[option] for option in arity if option.startswith(name)} if name.startswith("--") else set()
+        nargs = arity[name] if name in arity else known.pop() if len(known) == 1 else "unknown"
+        if nargs == "unknown" or name in ("-h", "--help") or not word.startswith("-"):
+            return args
+        index += 1
+        follows = args[index] if index < len(args) else None
+        if "=" in word or nargs == 0 or follows is None:
+            continue
+        if nargs is None or (follows[:1] != "-" and follows not in verbs):  # an optional value is not the verb
+            index += 1
+    return args
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pgstate", description="Declarative reconciler for PostgreSQL indexes, types, RLS and more.")
@@ -59,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--desired", type=Path, default=Path("desired"), help="desired directory (./desired)")
         sub.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
         if database:
-            sub.add_argument("--database-url", help="else $PGSTATE_DATABASE_URL, $DATABASE_URL, or embedded")
+            sub.add_argument("--database-url", type=text, help="else $PGSTATE_DATABASE_URL, $DATABASE_URL, or embedded")
             sub.add_argument("--lock-timeout", type=duration, default="2s", help="lock_timeout for each lock (2s)")
         if formats:
             sub.add_argument("--format", choices=formats, default="text")
@@ -68,15 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     plan = verbs.add_parser("plan", help="the ordered steps to reach the desired state (exit 2 if any)")
     common(plan, formats=PLAN_FORMATS)
     plan.add_argument("--out", type=Path, help="also save the plan as JSON, with the live state's fingerprint")
-    plan.add_argument("--base", metavar="REF", help="also list what the desired files change since git REF")
+    plan.add_argument("--base", type=text, metavar="REF", help="also list what the desired files change since git REF")
     apply = verbs.add_parser("apply", help="carry out a fresh plan, or --plan FILE")
     common(apply, formats=("text", "json"))
     apply.add_argument("--yes", action="store_true", help="do not ask before starting")
     apply.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
     _wait_option(apply)
+    _build_wait_option(apply)
     apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
     apply.add_argument(
         "--allow-destructive", action="store_true", help="allow steps that destroy data (retiring, lossy types)"
+    )
+    apply.add_argument(
+        "--allow-authz-widening",
+        action="store_true",
+        help="allow steps that widen or change who can see or change rows (RLS off, policies)",
     )
     apply.add_argument(
         "--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go (.pgstate/backups)"
@@ -99,13 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--force", action="store_true", help="even when later runs changed the same objects")
     rollback.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
     _wait_option(rollback)
+    _build_wait_option(rollback)
     rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")
     export = verbs.add_parser("export", help="write desired YAML for existing objects, one file each")
     common(export, database=True)
-    export.add_argument("tables", nargs="*", metavar="TABLE", help="schema.table, or table (public); quote as SQL")
-    export.add_argument("--function", action="append", default=[], metavar="NAME", help="a function (all overloads)")
-    export.add_argument("--view", action="append", default=[], metavar="NAME", help="a view")
-    export.add_argument("--role", action="append", default=[], metavar="NAME", help="a role's settings")
+    export.add_argument(
+        "tables", nargs="*", type=text, metavar="TABLE", help="schema.table, or table (public); quote as SQL"
+    )
+    names: dict[str, Any] = {"action": "append", "default": [], "type": text, "metavar": "NAME"}
+    export.add_argument("--function", **names, help="a function (all overloads)")
+    export.add_argument("--view", **names, help="a view")
+    export.add_argument("--role", **names, help="a role's settings")
     export.add_argument("--database", action="store_true", help="the database's settings and extensions")
     export.add_argument("--out", type=Path, default=Path("desired"), help="where the files go (./desired)")
     lint = verbs.add_parser(
@@ -113,6 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(lint, formats=("text", "json"))
     return parser
+
+
+def _build_wait_option(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument(
+        "--build-wait",
+        type=duration,
+        default=DEFAULT_BUILD_WAIT,
+        metavar="DURATION",
+        help="how long a concurrent index build may wait for older transactions to end; that wait blocks no"
+        f" query ({DEFAULT_BUILD_WAIT})",
+    )
 
 
 def _wait_option(verb: argparse.ArgumentParser) -> None:

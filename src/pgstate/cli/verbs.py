@@ -85,6 +85,8 @@ def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         plan_file=args.plan_file,
         show_progress=sys.stderr.isatty() and args.format == "text",
         allow_destructive=args.allow_destructive,
+        allow_authz_widening=args.allow_authz_widening,
+        build_wait=args.build_wait,
         backup_dir=args.backup_dir,
         full_backup=args.backup == "full",
     )
@@ -218,6 +220,7 @@ def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
             retries=args.retries,
             wait=args.wait is not None,
             wait_limit=_wait_limit(args),
+            build_wait=args.build_wait,
             show_progress=sys.stderr.isatty() and args.format == "text",
             backup_dir=args.backup_dir,
         ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from ..db.sqlexec import execute
 from ..errors import ApplyFailed, ExitCode, PgstateError, Refused
 from ..history import runs
 from ..history.prestate import record_pre_state
+from ..history.runs import RunRecord
+from ..history.status import RunStatus, failure_message, status_after_failure
 from ..model.names import QualifiedName
 from ..pipeline import State, plan_for, read_state
 from ..planning.diff import plain
@@ -40,6 +42,9 @@ from .options import ApplyOptions
 
 # One key for every pgstate of every version: two applies on one database never interleave.
 ADVISORY_LOCK_KEY = 0x70677374617465  # "pgstate"
+
+# Hazards of steps that widen, or may widen, who can see or change rows: refused without --allow-authz-widening.
+AUTHZ = frozenset({Hazard.AUTHZ_WIDENING, Hazard.AUTHZ_CHANGED})
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,11 @@ def _apply_locked(
     say: Say,
     confirm: Confirm,
 ) -> ApplyOutcome:
-    if options.prelude is not None:
-        options.prelude(control)
+    restoration = options.restoration
     before, plan = plan_for(control, desired, lock_timeout=options.lock_timeout)
+    if restoration is not None:
+        plan = restoration.merged(plan)
+        restoration.check_unchanged(control, plan)
     if options.plan_file is not None:
         _check_saved_plan(options.plan_file, plan, control)
     if not plan.has_changes:
@@ -116,11 +123,19 @@ def _apply_locked(
             "the plan destroys data: " + ", ".join(str(step.id) for step in destructive),
             hint="review the plan; the data is dumped and verified first; then pass --allow-destructive",
         )
+    authz = [(step, AUTHZ & set(step.hazards)) for step in plan.steps if AUTHZ & set(step.hazards)]
+    if authz and not options.allow_authz_widening:
+        raise Refused(
+            "the plan widens or changes who can see or change rows: "
+            + ", ".join(f"{step.id} ({', '.join(sorted(found))})" for step, found in authz),
+            hint="review each authz-widening and authz-changed step of the plan; then pass --allow-authz-widening",
+        )
     if not confirm(plan, control):
         raise Refused("not confirmed; nothing was changed", hint="answer y, or pass --yes")
 
     runs.ensure_schema(control)
-    runs.mark_interrupted(control)
+    for line in runs.recover_interrupted(control):
+        say(line)
     commit, dirty = desired_commit(desired.directory) if desired.directory is not None else (None, None)
     run_id = runs.start_run(
         control,
@@ -131,63 +146,142 @@ def _apply_locked(
         desired_dirty=dirty,
         rollback_of=options.rollback_of,
     )
-    executor = Executor(url, work, options, say, control=control, run_id=run_id, plan=plan)
+    record = RunRecord(url, control, run_id, say)
+    executor = Executor(url, work, options, say, record=record, plan=plan)
     try:
-        executor.verified_rows = _back_up(url, control, desired, before, plan, run_id, commit, options, say)
+        return _run(url, record, executor, desired, before, plan, commit, options, say=say)
+    finally:
+        executor.close()
+
+
+def _run(
+    url: str,
+    record: RunRecord,
+    executor: Executor,
+    desired: SpecSet,
+    before: State,
+    plan: Plan,
+    commit: str | None,
+    options: ApplyOptions,
+    *,
+    say: Say,
+) -> ApplyOutcome:
+    """Carry out a recorded plan. Whatever happens, the run's record ends saying what did: from here on, every
+    way out goes through ``record.finish`` (which cannot raise), or, when even that cannot reach the server,
+    leaves the run 'running' for the next apply to find and report."""
+    run_id = record.run_id
+    restoration = options.restoration
+    final = restoration.full if restoration is not None and restoration.full is not None else desired
+    try:
+        executor.verified_rows.update(_back_up(url, record, desired, before, plan, commit, options, say))
+        if restoration is not None:
+            # What the run left, not what a dump of this rollback holds: the rows must not have changed since.
+            expected = restoration.expected(plan)
+            executor.verified_rows.update(expected)
+            executor.verified_source.update(dict.fromkeys(expected, restoration.since))
+        executor.run_outside_transaction(plan.in_phase(Phase.RESTORE), undo_on_failure=True)
+        if restoration is not None and restoration.tables:
+            conn = record.connection(probe=True)
+            if conn is None:
+                raise PgstateError("the server cannot be reached to plan the steps after the restores")
+            _, fresh = plan_for(conn, final, lock_timeout=options.lock_timeout)
+            plan, extra = restoration.replanned(plan, fresh)
+            if extra:
+                say(f"with the restored tables back, also: {', '.join(str(step.id) for step in extra)}")
+                first = len(executor.positions) + 1
+                record.add_steps(first, [step_json(step, conn) for step in extra])
+                executor.positions.update({step.id: first + n for n, step in enumerate(extra)})
         executor.run_outside_transaction(plan.in_phase(Phase.PREPARE), undo_on_failure=False)
         executor.run_outside_transaction(plan.in_phase(Phase.BUILD), undo_on_failure=True)
         executor.run_transaction(plan.in_phase(Phase.TRANSACTION))
     except BaseException as failure:
+        message = failure_message(failure)
+        committed = record.committed()
+        if committed:
+            # The transaction committed and the failure came after it (its reply was lost): its changes stand.
+            _finish_committed(record, executor, plan, final, options, say, f"failed: {message}")
+        if committed is None:
+            # Neither the outcome nor the record can be reached: the next apply finds the run and reports it.
+            raise ApplyFailed(
+                f"run {run_id}: {message}; the server cannot be reached to learn whether its transaction committed",
+                hint="the next apply (or `pgstate history`) reports the run's outcome; then plan again",
+            ) from None
         # A failed step, or an interruption (Ctrl-C): put back what was built, check, and say so in the record.
+        executor.settle_uncommitted()
         restored = executor.undo_builds()
-        problem = _verify_restored(control, desired, before, options)
-        interrupted = not isinstance(failure, PgstateError)
-        message = "interrupted" if interrupted else failure.message  # type: ignore[attr-defined]
-        status = "rolled back" if restored and problem is None else "failed"
+        problem = _verify_restored(record, desired, before, options)
+        status = status_after_failure(restored=restored and problem is None)
         if problem:
             message += f"; {problem}"
-        runs.finish_run(control, run_id, status, message)
-        if interrupted:
-            raise
+        record.finish(status, message)
+        if not isinstance(failure, Exception):
+            raise  # Ctrl-C, exit: recorded, and it goes on as it came
+        if isinstance(failure, PgstateError):
+            raise ApplyFailed(
+                f"run {run_id} {status}: {message}",
+                hint=failure.hint or "the database is as it was before the run; fix the cause and apply again",
+            ) from None
         raise ApplyFailed(
             f"run {run_id} {status}: {message}",
-            hint=getattr(failure, "hint", None)
-            or "the database is as it was before the run; fix the cause and apply again",
-        ) from None
+            hint="this is a bug in pgstate: run again with --verbose to see where, and report it",
+        ) from failure
+    _finish_committed(record, executor, plan, final, options, say, None)
+    return ApplyOutcome(ExitCode.OK, plan, run_id)
 
-    # Committed: the indexes built before the transaction are part of the outcome now, never undone.
+
+def _finish_committed(
+    record: RunRecord,
+    executor: Executor,
+    plan: Plan,
+    final: SpecSet,
+    options: ApplyOptions,
+    say: Say,
+    trouble: str | None,
+) -> None:
+    """After the commit: upkeep, then the convergence check; the committed steps stay whatever happens, and a
+    failure says what is now different from before the run. Raises ApplyFailed unless the run converged."""
+    run_id = record.run_id
+    # The indexes built before the transaction are part of the outcome now, never undone.
     executor.built.clear()
+    committed = [str(step.id) for step in plan.steps if step.phase is not Phase.MAINTENANCE]
+    changed = f"committed: {', '.join(committed)}" if committed else "nothing was committed"
     upkeep = plan.in_phase(Phase.MAINTENANCE)
-    if upkeep:
+    if trouble is None and upkeep:
         # Upkeep changes no definition: a failure here leaves the committed schema steps, and says so.
         try:
             executor.run_outside_transaction(upkeep, undo_on_failure=True)
         except PgstateError as failure:
             executor.undo_builds()
-            runs.finish_run(
-                control, run_id, "failed", f"schema steps applied; upkeep failed: {failure.message}", committed=True
-            )
-            raise ApplyFailed(
-                f"run {run_id}: the schema steps were applied, but upkeep failed: {failure.message}",
-                hint=failure.hint or "apply again to retry the upkeep",
-            ) from None
+            trouble = f"upkeep failed: {failure.message}"
         executor.built.clear()
-    _, after = plan_for(control, desired, lock_timeout=options.lock_timeout)
-    if after.has_changes:
-        leftover = ", ".join(str(step.id) for step in after.steps)
-        runs.finish_run(control, run_id, "failed", f"did not converge: {leftover}", committed=True)
-        raise ApplyFailed(f"run {run_id} applied but did not converge; a new plan still has: {leftover}")
-    runs.finish_run(control, run_id, "applied")
-    return ApplyOutcome(ExitCode.OK, plan, run_id)
+    if trouble is None:
+        conn = record.connection(probe=True)
+        try:
+            if conn is None:
+                raise PgstateError("the server cannot be reached to check the outcome")
+            _, after = plan_for(conn, final, lock_timeout=options.lock_timeout)
+        except PgstateError as error:
+            trouble = f"the outcome could not be checked: {error.message}"
+        else:
+            if after.has_changes:
+                trouble = f"did not converge: a new plan still has {', '.join(str(s.id) for s in after.steps)}"
+    if trouble is None:
+        record.finish(RunStatus.APPLIED)
+        return
+    record.finish(RunStatus.INCOMPLETE, f"{trouble}; {changed}")
+    raise ApplyFailed(
+        f"run {run_id} committed its changes, then {trouble}",
+        hint=f"what is now different from before the run: {changed}. `pgstate rollback {run_id}` returns them;"
+        " or fix the cause and apply again",
+    )
 
 
 def _back_up(
     url: str,
-    control: psycopg.Connection[Any],
+    record: RunRecord,
     desired: SpecSet,
     before: State,
     plan: Plan,
-    run_id: int,
     commit: str | None,
     options: ApplyOptions,
     say: Say,
@@ -198,9 +292,13 @@ def _back_up(
     tables = sorted({step.dump for step in plan.steps if step.dump is not None})
     if not tables and not options.full_backup:
         return {}
+    run_id = record.run_id
+    control = record.connection()
+    if control is None:
+        raise PgstateError("the server cannot be reached to back up")
     tool = choose_pg_dump(before.live.server_version)
     directory = backup_directory(options.backup_dir, run_id)
-    runs.set_backup(control, run_id, str(directory))
+    record.set_backup(str(directory))
     say(f"backing up to {directory} with {tool.version}")
     full = dump_full(url, directory, tool, lock_timeout=options.lock_timeout) if options.full_backup else None
 
@@ -216,9 +314,12 @@ def _back_up(
             contents[str(table)] = table_content(cur, table)
             return contents[str(table)].rows
 
-        dumps = dump_tables(
-            url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout, snapshot=snapshot
-        )
+        dumps = [
+            replace(dump, content=contents[str(dump.table)].digest)
+            for dump in dump_tables(
+                url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout, snapshot=snapshot
+            )
+        ]
     references: list[QualifiedName | FunctionRef] = []
     for dependent in (d for step in plan.steps for d in step.dump_definitions):
         reference = FunctionRef(dependent.function_oid) if dependent.function_oid is not None else dependent.relation
@@ -271,14 +372,17 @@ def _check_saved_plan(path: Path, fresh: Plan, conn: psycopg.Connection[Any]) ->
         )
 
 
-def _verify_restored(
-    control: psycopg.Connection[Any], desired: SpecSet, before: State, options: ApplyOptions
-) -> str | None:
+def _verify_restored(record: RunRecord, desired: SpecSet, before: State, options: ApplyOptions) -> str | None:
     """None when the managed objects are exactly as before the run, else what differs."""
+    control = record.connection(probe=True)
+    if control is None:
+        return "could not verify the pre-run state: the server cannot be reached"
     try:
         now = read_state(control, desired, lock_timeout=options.lock_timeout)
     except PgstateError as error:
         return f"could not verify the pre-run state: {error.message}"
+    except Exception as error:  # a failure is being recorded: checking it must not stop the record
+        return f"could not verify the pre-run state: {failure_message(error)}"
     if fingerprint(now.live) == fingerprint(before.live):
         return None
     changed = sorted(

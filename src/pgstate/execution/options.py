@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import psycopg
+if TYPE_CHECKING:
+    from .restoration import Restoration
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,10 @@ class ApplyOptions:
     plan_file: Path | None = None
     show_progress: bool = False
     allow_destructive: bool = False
+    allow_authz_widening: bool = False  # steps with the authz-widening or authz-changed hazard
     backup_dir: Path = Path(".pgstate/backups")
     full_backup: bool = False  # --backup full: dump the whole database first
+    # How long a concurrent build may wait out older transactions (a duration); None: lock_timeout, like the rest.
+    build_wait: str | None = None
     rollback_of: int | None = None  # this apply is the rollback of that run
-    # Run under the advisory lock before planning (rollback restores retired tables there).
-    prelude: Callable[[psycopg.Connection[Any]], None] | None = None
+    restoration: Restoration | None = None  # a rollback's steps that restore from the run's backup

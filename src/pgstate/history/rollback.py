@@ -2,9 +2,10 @@
 
 Before each run, ``apply`` records the pre-run state of what the plan changes, written as desired YAML by the
 kinds (``history.prestate``): each changed object as it was, each created one as absent. ``rollback RUN``
-restores the tables the run retired from their verified dumps, then applies that YAML: planned, locked, atomic
-and verified like any apply, and recorded as a run of its own. What the pre-run state could not record is named,
-and the rollback ends with an error saying so.
+applies that YAML, with steps that give back what only the run's backup holds (``execution.restoration``: the
+tables it retired, the values its lossy type changes converted): planned and shown before anything changes,
+locked, atomic and verified like any apply, and recorded as a run of its own. What the pre-run state could not
+record is named, and the rollback ends with an error saying so.
 """
 
 from __future__ import annotations
@@ -15,20 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from ..backup.content import TableContent
 from ..backup.files import MANIFEST_NAME, TableDump
-from ..backup.restore import restore_definition, restore_table
+from ..backup.restore import TableRestore, primary_keys
 from ..backup.tools import DumpTool
+from ..backup.values import ValueRestore
 from ..db.connection import connect
 from ..errors import PgstateError, Refused
 from ..execution.apply import ApplyOutcome, Confirm, Say, apply
 from ..execution.options import ApplyOptions
+from ..execution.restoration import Restoration
+from ..model.keys import table_key
 from ..model.names import QualifiedName
+from ..planning.steps import Action, Lock, Phase, Step
 from ..source.compose import dump_yaml
 from ..source.documents import SpecSet, read_specs
 from ..source.loader import load_text
 from . import runs
 from .prestate import STATE_FORMAT, recorded_access
+from .status import RunStatus, step_changed
 
 LEGACY_FORMAT = "pgstate-state/1"
 
@@ -40,6 +48,8 @@ class RollbackOptions:
 
 
 def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confirm: Confirm) -> ApplyOutcome:
+    """Plan the return to the state before run ``run_id`` (with what only its backup holds), show it, and after
+    the confirmation carry it out as a recorded run of its own. Nothing changes before the confirmation."""
     with connect(url) as conn:
         found = runs.read_runs(conn, run_id)
         if not found:
@@ -47,15 +57,13 @@ def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confi
         run = found[0]
         if not options.force:
             _refuse_if_changed_later(conn, run)
-            _refuse_if_values_were_converted(run)
-        specs = pre_run_specs(run, conn)
-    retired = _retired_tables(run)
-
-    def restore(conn: psycopg.Connection[Any]) -> None:
-        _restore_retired(conn, url, run, retired, say)
-
-    apply_options = replace(options.apply, allow_destructive=True, rollback_of=run_id, prelude=restore)
-    outcome = apply(url, specs, apply_options, say=say, confirm=confirm)
+        full = pre_run_specs(run, conn)
+        restoration = plan_restoration(conn, run, full)
+    restored = {step.table for step in restoration.tables if step.table is not None}
+    apply_options = replace(
+        options.apply, allow_destructive=True, allow_authz_widening=True, rollback_of=run_id, restoration=restoration
+    )
+    outcome = apply(url, without_tables(full, restored), apply_options, say=say, confirm=confirm)
     unrestorable = run.pre_state.get("unrestorable") or []
     if unrestorable:
         names = "; ".join(f"{item['object']} ({item['reason']})" for item in unrestorable)
@@ -64,6 +72,152 @@ def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confi
             hint="restore those by hand; the run's backup, if any, holds their data",
         )
     return outcome
+
+
+def without_tables(specs: SpecSet, tables: set[QualifiedName]) -> SpecSet:
+    """The specs without the documents of ``tables`` (tables that are not there yet: they cannot be planned)."""
+    if not tables:
+        return specs
+    headers = tuple(h for h in specs.headers if not (h.kind == "table" and h.qualified in tables))
+    by_kind = {
+        kind: tuple(
+            spec for spec in found if getattr(spec.key, "table", None) not in tables or spec.key.kind in _NOT_OF_TABLES
+        )
+        for kind, found in specs.by_kind.items()
+    }
+    return replace(specs, headers=headers, by_kind=by_kind)
+
+
+# Kinds whose keys do not start with a table (their first two parts are something else).
+_NOT_OF_TABLES = frozenset({"function", "view", "setting", "role-setting", "extension"})
+
+
+def plan_restoration(conn: psycopg.Connection[Any], run: runs.Run, full: SpecSet) -> Restoration:
+    """The steps that give back what only the run's backup holds: its retired tables, still gone, and the values
+    its lossy type changes converted. Refused, naming the reason, when that cannot be done safely."""
+    retired = [name for name in _retired_tables(run) if not _exists(conn, name)]
+    lossy = _lossy_columns(run)
+    if not retired and not lossy:
+        return Restoration(run.id, full=full)
+    manifest = _manifest(run, retired + list(lossy))
+    tool = DumpTool(Path(manifest["pg_dump"]["path"]), manifest["pg_dump"]["version"])
+    dumps = {
+        QualifiedName(entry["schema"], entry["table"]): TableDump(
+            QualifiedName(entry["schema"], entry["table"]),
+            Path(str(run.backup)) / entry["file"],
+            entry["rows"],
+            entry["sha256"],
+            entry["bytes"],
+            entry.get("content_digest"),
+        )
+        for entry in manifest["tables"]
+    }
+    tables = tuple(_restore_table_step(conn, run, dumps, name, manifest, tool) for name in retired)
+    values: list[Step] = []
+    unchanged: dict[str, TableContent] = {}
+    keys = primary_keys(conn, [table for table in lossy if table not in retired])
+    for table, columns in lossy.items():
+        if table in retired:
+            continue  # it comes back whole from its dump, with its original values
+        dump = dumps.get(table)
+        if dump is None:
+            raise Refused(f"run {run.id} converted {table} without a backup of it: its original values are lost")
+        left = run.converted.get(str(table))
+        if left is None:
+            raise Refused(
+                f"run {run.id} did not record what its type change left in {table} (pgstate 0.2 or older): its"
+                " original values cannot be given back safely",
+                hint="change the types back by editing the desired files and applying; the original values are"
+                f" in {run.backup}",
+            )
+        key = keys.get(table)
+        if not key:
+            raise Refused(
+                f"{table} has no primary key: the original values in the backup cannot be matched to its rows",
+                hint="change the types back by editing the desired files and applying; the original values are"
+                f" in {run.backup}",
+            )
+        restore = ValueRestore.of(table, tuple(columns), key, dump)
+        values.append(
+            Step(
+                action=Action.RESTORE_VALUES,
+                subject=table_key("table", table),
+                statement=sql.SQL(";\n").join(restore.statements()),
+                lock=Lock.ACCESS_EXCLUSIVE,
+                phase=Phase.TRANSACTION,
+                summary=f"give back the original values of {', '.join(columns)} from the backup ({dump.rows} rows,"
+                f" matched by {', '.join(key)})",
+                table=table,
+                payload=restore,
+            )
+        )
+        unchanged[str(table)] = TableContent(int(left["rows"]), str(left["digest"]))
+    return Restoration(run.id, tables, tuple(values), unchanged, full)
+
+
+def _exists(conn: psycopg.Connection[Any], name: QualifiedName) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [name.identifier().as_string(conn)]).fetchone()
+    return bool(row and row[0])
+
+
+def _lossy_columns(run: runs.Run) -> dict[QualifiedName, list[str]]:
+    """table -> the columns whose values the run's lossy type changes converted."""
+    found: dict[QualifiedName, list[str]] = {}
+    for step in run.plan.get("steps", []):
+        if step["action"] == "alter-column-type" and "data-loss" in step.get("hazards", []):
+            schema, table, column = step["subject"]["parts"][:3]
+            found.setdefault(QualifiedName(schema, table), []).append(column)
+    return found
+
+
+def _manifest(run: runs.Run, needed: list[QualifiedName]) -> dict[str, Any]:
+    names = ", ".join(str(name) for name in needed)
+    if run.backup is None:
+        raise PgstateError(f"run {run.id} has no backup, and only a backup holds {names}")
+    try:
+        manifest: dict[str, Any] = json.loads((Path(run.backup) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise PgstateError(
+            f"cannot read the backup of run {run.id} ({run.backup}), which holds {names}: {error}",
+            hint="run the rollback where the backup directory is (--backup-dir does not matter: the run names it)",
+        ) from None
+    return manifest
+
+
+def _restore_table_step(
+    conn: psycopg.Connection[Any],
+    run: runs.Run,
+    dumps: dict[QualifiedName, TableDump],
+    name: QualifiedName,
+    manifest: dict[str, Any],
+    tool: DumpTool,
+) -> Step:
+    dump = dumps.get(name)
+    if dump is None:
+        raise PgstateError(f"run {run.id} retired {name} without a backup of it: it cannot come back")
+    # Views dropped with the retired table (cascade) come back from their definitions. Foreign keys of other
+    # tables into it do not: those tables still exist, and their dumps would re-create them whole.
+    views = tuple(
+        (Path(str(run.backup)) / entry["file"], str(entry["sha256"]))
+        for entry in manifest.get("definitions", [])
+        if Path(entry["file"]).name.startswith("definition-")
+        and _defines_missing_view(conn, Path(str(run.backup)) / entry["file"])
+    )
+    shown = f"{dump.file.name}" + "".join(f", {file.name}" for file, _ in views)
+    return Step(
+        action=Action.RESTORE_TABLE,
+        subject=table_key("table", name),
+        # What psql replays, shown as a comment: it is not a statement pgstate runs itself.
+        statement=sql.SQL("-- psql --single-transaction < {}").format(sql.Literal(shown)),
+        lock=Lock.NONE,
+        phase=Phase.RESTORE,
+        summary=f"restore {name} from its verified dump ({dump.rows} rows)"
+        + (f" with {len(views)} view(s) dropped with it" if views else ""),
+        table=name,
+        payload=TableRestore(dump, tool.bin_dir, views),
+        # If a later step fails, the table goes again: it was not there before the rollback, and its dump stays.
+        undo=sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(name.identifier()),
+    )
 
 
 def pre_run_specs(run: runs.Run, conn: psycopg.Connection[Any]) -> SpecSet:
@@ -124,11 +278,11 @@ def _touched(step: dict[str, Any]) -> set[tuple[str, ...]]:
 
 def _refuse_if_changed_later(conn: psycopg.Connection[Any], run: runs.Run) -> None:
     """A later run that changed the same objects would be undone too: refuse unless --force. A run changed
-    something when any step of it is applied: a failed run whose transaction had committed (its upkeep failed,
-    or it did not converge) counts."""
+    something when any step of it committed: a run whose upkeep failed after its commit, or that did not
+    converge, or that was interrupted after its commit, counts."""
     touched = {item for step in run.plan.get("steps", []) for item in _touched(step)}
     for later in runs.read_runs(conn):
-        changed = later.status == "applied" or any(step.get("status") == "applied" for step in later.steps)
+        changed = later.status == RunStatus.APPLIED or any(step_changed(step.get("status", "")) for step in later.steps)
         if later.id <= run.id or not changed or later.rollback_of == run.id:
             continue
         overlap = touched & {item for step in later.plan.get("steps", []) for item in _touched(step)}
@@ -141,56 +295,18 @@ def _refuse_if_changed_later(conn: psycopg.Connection[Any], run: runs.Run) -> No
             )
 
 
-def _refuse_if_values_were_converted(run: runs.Run) -> None:
-    """A lossy type change converted values; changing the type back does not bring the old values back."""
-    lossy = [
-        step["target"]
-        for step in run.plan.get("steps", [])
-        if step["action"] == "alter-column-type" and "data-loss" in step.get("hazards", [])
-    ]
-    if lossy:
-        raise Refused(
-            f"run {run.id} converted values that the types alone cannot restore: {', '.join(lossy)}",
-            hint=f"rollback would change the types back but not the values (the originals are in {run.backup});"
-            " pass --force to roll back anyway",
-        )
-
-
-def _retired_tables(run: runs.Run) -> list[str]:
+def _retired_tables(run: runs.Run) -> list[QualifiedName]:
     found = []
     for step in run.plan.get("steps", []):
         if step["action"] != "retire-table":
             continue
         subject = step.get("subject")
-        found.append(str(QualifiedName(*subject["parts"][:2])) if subject else step["target"])
+        if subject:
+            found.append(QualifiedName(*subject["parts"][:2]))
+        else:  # pgstate 0.1 named it as text, schema.table
+            schema, _, name = str(step["target"]).rpartition(".")
+            found.append(QualifiedName(schema or "public", name))
     return found
-
-
-def _restore_retired(conn: psycopg.Connection[Any], url: str, run: runs.Run, retired: list[str], say: Say) -> None:
-    """Bring back, from the run's verified dumps, the tables it retired that are still gone."""
-    if not retired:
-        return
-    if run.backup is None:
-        raise PgstateError(f"run {run.id} retired {', '.join(retired)} without a backup: they cannot come back")
-    manifest = json.loads((Path(run.backup) / MANIFEST_NAME).read_text(encoding="utf-8"))
-    tool = DumpTool(Path(manifest["pg_dump"]["path"]), manifest["pg_dump"]["version"])
-    for entry in manifest["tables"]:
-        name = QualifiedName(entry["schema"], entry["table"])
-        if str(name) not in retired:
-            continue
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [name.identifier().as_string(conn)]).fetchone()
-        if exists and exists[0]:
-            continue  # already back: a second rollback changes nothing
-        dump = TableDump(name, Path(run.backup) / entry["file"], entry["rows"], entry["sha256"], entry["bytes"])
-        say(f"restore {name}: {dump.rows} rows from {dump.file}")
-        restore_table(url, dump, tool.bin_dir)
-    # Views dropped with a retired table (cascade) come back from their definitions. Foreign keys of other
-    # tables into it do not: those tables still exist, and their dumps would re-create them whole.
-    for entry in manifest.get("definitions", []):
-        file = Path(run.backup) / entry["file"]
-        if file.name.startswith("definition-") and _defines_missing_view(conn, file):
-            say(f"restore the view defined in {file.name}")
-            restore_definition(url, file, entry["sha256"], tool.bin_dir)
 
 
 def _defines_missing_view(conn: psycopg.Connection[Any], file: Path) -> bool:

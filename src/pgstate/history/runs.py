@@ -1,18 +1,23 @@
 """The record of runs in ``pgstate.runs`` and ``pgstate.run_steps``: written before anything changes, finished
-whatever happens, read by ``history`` and ``rollback``."""
+whatever happens (or, when the process could not, by the next apply), read by ``history`` and ``rollback``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from .. import __version__
 from ..catalog import query
+from ..db.connection import connect, scrub
+from ..errors import PgstateError
+from .status import RunStatus, StepStatus
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
@@ -20,17 +25,39 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
         cur.execute(query("runs_schema"))  # a trusted, shipped script of several statements
 
 
-def mark_interrupted(conn: psycopg.Connection[Any]) -> None:
-    """Runs still 'running' belong to a process that died: only the advisory-lock holder calls this."""
+def recover_interrupted(conn: psycopg.Connection[Any]) -> list[str]:
+    """Runs still 'running' belong to a process that died (killed, or it lost the server before it could record
+    the end): only the advisory-lock holder calls this. Each is finished as interrupted, saying whether its
+    transaction had committed, and described for the user, who is told before anything else happens."""
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE pgstate.runs SET status = 'interrupted', finished_at = clock_timestamp(),"
-            " error = 'the process ended before the run finished' WHERE status = 'running'"
+            "UPDATE pgstate.runs SET status = %s, finished_at = clock_timestamp(), error = CASE WHEN committed_at"
+            " IS NULL THEN %s ELSE %s END WHERE status = %s RETURNING id, committed_at IS NOT NULL",
+            [RunStatus.INTERRUPTED, _DIED_BEFORE_COMMIT, _DIED_AFTER_COMMIT, RunStatus.RUNNING],
         )
+        found = cur.fetchall()
+        if not found:
+            return []
+        ids = [int(row[0]) for row in found]
+        # A transactional step of a run whose transaction did not commit took no effect, whether or not it ran
+        # before the end: rolled back. Any other step not marked was never finished: skipped.
         cur.execute(
-            "UPDATE pgstate.run_steps s SET status = 'rolled back' FROM pgstate.runs r"
-            " WHERE r.id = s.run_id AND r.status = 'interrupted' AND s.status = 'planned'"
+            "UPDATE pgstate.run_steps s SET status = CASE WHEN r.committed_at IS NULL"
+            " AND r.plan -> 'steps' -> (s.position - 1) ->> 'phase' = 'transaction' THEN %s ELSE %s END"
+            " FROM pgstate.runs r WHERE r.id = s.run_id AND s.run_id = ANY (%s) AND s.status = %s",
+            [StepStatus.ROLLED_BACK, StepStatus.SKIPPED, ids, StepStatus.PLANNED],
         )
+    return [
+        f"run {run_id} did not finish: {_DIED_AFTER_COMMIT if committed else _DIED_BEFORE_COMMIT}; recorded as"
+        f" interrupted (see `pgstate history {run_id}`)"
+        for run_id, committed in found
+    ]
+
+
+_DIED_BEFORE_COMMIT = (
+    "the process ended before the run finished; its transaction did not commit (indexes it built may remain)"
+)
+_DIED_AFTER_COMMIT = "the process ended after the run's transaction committed; its upkeep and check did not run"
 
 
 def start_run(
@@ -46,52 +73,146 @@ def start_run(
     with conn.cursor() as cur:
         cur.execute(
             "INSERT INTO pgstate.runs (status, pgstate_version, desired_commit, desired_dirty, fingerprint, plan,"
-            " pre_state, rollback_of) VALUES ('running', %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            [__version__, desired_commit, desired_dirty, fingerprint, Jsonb(plan), Jsonb(pre_state), rollback_of],
+            " pre_state, rollback_of) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            [
+                RunStatus.RUNNING,
+                __version__,
+                desired_commit,
+                desired_dirty,
+                fingerprint,
+                Jsonb(plan),
+                Jsonb(pre_state),
+                rollback_of,
+            ],
         )
         row = cur.fetchone()
         assert row is not None
         run_id = int(row[0])
         cur.executemany(
-            "INSERT INTO pgstate.run_steps (run_id, position, action, target, status) VALUES (%s, %s, %s, %s,"
-            " 'planned')",
-            [(run_id, n, step["action"], step["target"]) for n, step in enumerate(plan["steps"], 1)],
+            "INSERT INTO pgstate.run_steps (run_id, position, action, target, status) VALUES (%s, %s, %s, %s, %s)",
+            [
+                (run_id, n, step["action"], step["target"], StepStatus.PLANNED)
+                for n, step in enumerate(plan["steps"], 1)
+            ],
         )
         return run_id
 
 
-def step_done(
-    conn: psycopg.Connection[Any], run_id: int, positions: list[int], status: str, error: str | None = None
-) -> None:
-    with conn.cursor() as cur:
-        cur.execute(
-            "UPDATE pgstate.run_steps SET status = %s, error = %s, finished_at = clock_timestamp()"
-            " WHERE run_id = %s AND position = ANY (%s)",
-            [status, error, run_id, positions],
-        )
+def commit_marks(run_id: int, positions: list[int], converted: dict[str, Any]) -> list[sql.Composed]:
+    """The statements that end a run's transaction: they mark its steps committed (and record what its lossy
+    type changes left) in that same transaction, so the record is committed exactly when the changes are."""
+    marks = [
+        sql.SQL(
+            "UPDATE pgstate.run_steps SET status = {}, finished_at = clock_timestamp()"
+            " WHERE run_id = {} AND position = ANY ({})"
+        ).format(sql.Literal(StepStatus.COMMITTED.value), sql.Literal(run_id), sql.Literal(positions)),
+        sql.SQL("UPDATE pgstate.runs SET committed_at = clock_timestamp(), converted = {} WHERE id = {}").format(
+            sql.Literal(Jsonb(converted)), sql.Literal(run_id)
+        ),
+    ]
+    return marks
 
 
-def set_backup(conn: psycopg.Connection[Any], run_id: int, location: str) -> None:
-    with conn.cursor() as cur:
-        cur.execute("UPDATE pgstate.runs SET backup = %s WHERE id = %s", [location, run_id])
+class RunRecord:
+    """The record of one run, written by the process that makes the run. It never raises: a write that meets a
+    dead connection reconnects and tries once more; when even that fails, the run stays 'running', which the next
+    apply finds, finishes as interrupted and reports (``recover_interrupted``)."""
 
+    def __init__(self, url: str, conn: psycopg.Connection[Any], run_id: int, say: Callable[[str], None]):
+        self.url = url
+        self.conn = conn
+        self.run_id = run_id
+        self.say = say
+        self.lost = False  # a write could not be made: the record may lag behind what happened
 
-def finish_run(
-    conn: psycopg.Connection[Any], run_id: int, status: str, error: str | None = None, *, committed: bool = False
-) -> None:
-    """``committed``: the run's transaction committed before it failed (upkeep, convergence): its applied steps
-    stay applied, and the steps it never reached stay planned. Otherwise everything was rolled back."""
-    with conn.cursor() as cur:
-        cur.execute(
-            "UPDATE pgstate.runs SET status = %s, finished_at = clock_timestamp(), error = %s WHERE id = %s",
-            [status, error, run_id],
-        )
-        if status != "applied" and not committed:
-            cur.execute(
-                "UPDATE pgstate.run_steps SET status = 'rolled back', finished_at = clock_timestamp()"
-                " WHERE run_id = %s AND status IN ('planned', 'applied')",
-                [run_id],
+    def connection(self, *, probe: bool = False) -> psycopg.Connection[Any] | None:
+        """A live connection for the record (and, with ``probe``, checked by a round trip first: for reading the
+        database after a failure, which may have ended the session without the client knowing yet), or None."""
+        if not self.conn.closed and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            if not probe:
+                return self.conn
+            try:
+                self.conn.execute("SELECT 1")
+                return self.conn
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                pass
+        try:
+            self.conn = connect(self.url)
+        except PgstateError:
+            return None
+        return self.conn
+
+    def _write(self, statement: str, params: list[Any]) -> bool:
+        for _attempt in range(2):
+            conn = self.connection()
+            if conn is None:
+                break
+            try:
+                conn.execute(statement, params)
+                return True
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                continue  # the connection died under the write: once more on a new one
+        if not self.lost:
+            self.say(f"could not update the record of run {self.run_id}: the server cannot be reached")
+        self.lost = True
+        return False
+
+    def steps(self, positions: list[int], status: StepStatus, error: str | None = None) -> None:
+        if positions:
+            self._write(
+                "UPDATE pgstate.run_steps SET status = %s, error = %s, finished_at = clock_timestamp()"
+                " WHERE run_id = %s AND position = ANY (%s)",
+                [status, error and scrub(error, self.url), self.run_id, positions],
             )
+
+    def add_steps(self, first: int, steps: list[dict[str, Any]]) -> None:
+        """Steps the run found it needs after it started (a rollback's, once its tables are back): recorded as
+        planned, at positions ``first`` on, and appended to the run's plan."""
+        conn = self.connection()
+        if conn is None:
+            self.lost = True
+            return
+        try:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO pgstate.run_steps (run_id, position, action, target, status)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    [
+                        (self.run_id, first + n, s["action"], s["target"], StepStatus.PLANNED)
+                        for n, s in enumerate(steps)
+                    ],
+                )
+                cur.execute(
+                    "UPDATE pgstate.runs SET plan = jsonb_set(plan, '{steps}', (plan -> 'steps') || %s) WHERE id = %s",
+                    [Jsonb(steps), self.run_id],
+                )
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            self.lost = True
+
+    def set_backup(self, location: str) -> None:
+        self._write("UPDATE pgstate.runs SET backup = %s WHERE id = %s", [location, self.run_id])
+
+    def committed(self) -> bool | None:
+        """Whether the run's transaction committed, as the database says; None when it cannot be asked."""
+        conn = self.connection(probe=True)
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(
+                "SELECT committed_at IS NOT NULL FROM pgstate.runs WHERE id = %s", [self.run_id]
+            ).fetchone()
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            return None
+        return bool(row and row[0])
+
+    def finish(self, status: RunStatus, error: str | None = None) -> bool:
+        """End the run; the steps it never reached are skipped. False when it could not be recorded."""
+        return self._write(
+            "WITH run AS (UPDATE pgstate.runs SET status = %s, finished_at = clock_timestamp(), error = %s"
+            " WHERE id = %s RETURNING id) UPDATE pgstate.run_steps SET status = %s FROM run"
+            " WHERE run_id = run.id AND status = %s",
+            [status, error and scrub(error, self.url), self.run_id, StepStatus.SKIPPED, StepStatus.PLANNED],
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +229,8 @@ class Run:
     plan: dict[str, Any]
     pre_state: dict[str, Any]
     steps: list[dict[str, Any]]
+    converted: dict[str, Any]  # table -> what the run's lossy type changes left in it (rows, digest)
+    committed: bool  # the run's transaction committed
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -154,6 +277,8 @@ def read_runs(conn: psycopg.Connection[Any], run_id: int | None = None) -> list[
                 row["plan"],
                 row["pre_state"],
                 row["steps"],
+                row.get("converted") or {},
+                row.get("committed_at") is not None,
             )
             for row in cur.fetchall()
         ]

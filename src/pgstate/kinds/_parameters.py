@@ -4,6 +4,7 @@ a value is written in SQL and YAML."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from psycopg import sql
 from ..errors import SourceLocation
 from ..model.keys import ObjectKey
 from ..model.names import parse_identifier_list
-from ..planning.diff import Difference
+from ..planning.diff import Difference, FieldChange
 from ..planning.steps import Action, Lock, Phase, Step
 from ..units import SettingInfo, is_list_setting, setting_value
 
@@ -70,8 +71,40 @@ def yaml_value(name: str, value: str | tuple[str, ...]) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def shown(value: str | tuple[str, ...]) -> str:
+# Names of settings whose values are secrets (Supabase keeps ``app.settings.jwt_secret`` as a database setting):
+# their values are never shown in a plan, a drift report or pgstate's record. A plan posted as a pull-request
+# comment must not publish them.
+SECRET_NAME = re.compile(r"secret|passw|pwd|token|credential|private.?key|api.?key|jwt|auth.?key", re.IGNORECASE)
+REDACTED = "(secret: not shown)"
+
+
+def is_custom(name: str) -> bool:
+    """A custom (placeholder) setting: ``prefix.name``, which the server accepts unless an extension that is
+    loaded reserves the prefix (then ALTER ... SET refuses it, and the apply rolls back saying so)."""
+    return "." in name
+
+
+def looks_secret(name: str) -> bool:
+    return SECRET_NAME.search(name) is not None
+
+
+def shown(name: str, value: str | tuple[str, ...]) -> str:
+    """A value for people: a list's elements joined; a secret's withheld."""
+    if looks_secret(name):
+        return REDACTED
     return ", ".join(value) if isinstance(value, tuple) else value
+
+
+def shown_fields(name: str, fields: tuple[FieldChange, ...]) -> tuple[FieldChange, ...]:
+    """A finding's differing fields, for people: a secret's values withheld."""
+    if not looks_secret(name):
+        return fields
+    return tuple(FieldChange(change.field, REDACTED, REDACTED) for change in fields)
+
+
+def shown_sql(name: str, value: str | tuple[str, ...]) -> sql.Composable:
+    """value_sql for what plans print: a secret's value withheld (the statement that runs has it)."""
+    return sql.Literal(REDACTED) if looks_secret(name) else value_sql(name, value)
 
 
 @dataclass(frozen=True)
@@ -106,13 +139,19 @@ def parse_config(entries: list[str]) -> dict[str, str]:
 
 
 def parameter_step(
-    difference: Difference, action: Action, statement: sql.SQL | sql.Composed, summary: str, record: sql.Composed
+    difference: Difference,
+    action: Action,
+    statement: sql.SQL | sql.Composed,
+    summary: str,
+    record: sql.Composed,
+    shown_statement: sql.SQL | sql.Composed | None = None,
 ) -> Step:
     """SET or RESET of a database or role setting: in the transaction, no lock, and pgstate's record of it."""
     return Step(
         action=action,
         subject=difference.key,
         statement=statement,
+        shown=shown_statement,
         lock=Lock.NONE,
         phase=Phase.TRANSACTION,
         summary=summary,

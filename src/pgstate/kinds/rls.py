@@ -1,7 +1,9 @@
 """Row-level security flags: ENABLE/DISABLE and FORCE/NO FORCE, inside the transaction (ACCESS EXCLUSIVE).
 
-Nothing protected by RLS is left open while the transaction runs: RLS is disabled before its policies are
-dropped (the action order), and enabled or forced only after the table's declared policies exist.
+RLS fails closed (see ``steps.Action``): it is enabled or forced before the table's policies are created or
+altered (the action order), and unforced or disabled only after every step on them (an edge). Turning it off is an
+``authz-widening`` hazard when it opens the table to someone: disabling always does; unforcing does for the owner
+when the table had RLS on (on a table with RLS off, FORCE did nothing).
 """
 
 from __future__ import annotations
@@ -87,22 +89,24 @@ class RlsKind(Kind[RlsSpec, RowSecurity]):
         )
 
     def plan(self, differences: Sequence[Difference], context: PlanContext) -> list[Step]:
-        policies = context.kind_desired("policy").objects
+        desired = context.kind_desired("policy")
+        live = context.live.of("policy").objects
         steps = []
         for difference in differences:
             wanted: RowSecurity = difference.desired
             current: RowSecurity = difference.live
-            declared = frozenset(key for key in policies if key.table == wanted.table)
+            # Every policy of the table, as it is and as it will be: turning RLS off waits for all their steps.
+            policies = frozenset(
+                key for key in [*(desired.objects if desired is not None else ()), *live] if key.table == wanted.table
+            )
             if wanted.enabled != current.enabled:
-                steps.append(
-                    _step(
-                        wanted.table, Action.ENABLE_RLS if wanted.enabled else Action.DISABLE_RLS, difference, declared
-                    )
-                )
+                action = Action.ENABLE_RLS if wanted.enabled else Action.DISABLE_RLS
+                steps.append(_step(wanted.table, action, difference, policies, widens=not wanted.enabled))
             if wanted.forced != current.forced:
-                steps.append(
-                    _step(wanted.table, Action.FORCE_RLS if wanted.forced else Action.UNFORCE_RLS, difference, declared)
-                )
+                action = Action.FORCE_RLS if wanted.forced else Action.UNFORCE_RLS
+                # NO FORCE lets the owner past the policies, which held the owner only while RLS was on.
+                widens = not wanted.forced and current.enabled
+                steps.append(_step(wanted.table, action, difference, policies, widens=widens))
         return steps
 
     def finding(self, difference: Difference, context: PlanContext):  # type: ignore[no-untyped-def]
@@ -127,8 +131,10 @@ def _flags(obj: RowSecurity) -> dict[str, bool]:
     return {"enabled": obj.enabled, "forced": obj.forced}
 
 
-def _step(table: QualifiedName, action: Action, difference: Difference, policies: frozenset[ObjectKey]) -> Step:
-    opening = action in (Action.ENABLE_RLS, Action.FORCE_RLS)
+def _step(
+    table: QualifiedName, action: Action, difference: Difference, policies: frozenset[ObjectKey], *, widens: bool
+) -> Step:
+    closing = action in (Action.DISABLE_RLS, Action.UNFORCE_RLS)
     return Step(
         action=action,
         subject=difference.key,
@@ -138,9 +144,10 @@ def _step(table: QualifiedName, action: Action, difference: Difference, policies
         summary=STATEMENTS[action].lower(),
         table=table,
         location=difference.location,
-        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
-        # Policies exist before RLS turns on: the table never denies what the desired state allows.
-        needs_done=policies if opening else frozenset(),
+        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK, *((Hazard.AUTHZ_WIDENING,) if widens else ())),
+        # Fail closed: RLS turns off only once the table's policies have their final form (or are gone).
+        needs_done=policies if closing else frozenset(),
+        needs_gone=policies if closing else frozenset(),
         makes_subject=False,
     )
 

@@ -32,10 +32,13 @@ from ._parameters import (
     SERVER_CONTEXTS,
     Parameter,
     ParameterSpec,
+    is_custom,
     parameter_step,
     parse_config,
     setting_text,
     shown,
+    shown_fields,
+    shown_sql,
     stored_elements,
     value_sql,
     yaml_value,
@@ -129,13 +132,14 @@ class RoleSettingKind(Kind[RoleSpec, Parameter]):
             for entry in spec.settings or ():
                 locations[entry.key] = entry.location
                 info = live.catalog.get(entry.name)
-                if info is None:
+                # A custom setting (app.settings.x) is in no catalog: the server takes any value, compared as text.
+                if info is None and not is_custom(entry.name):
                     sandbox.problems.add(
                         f"unknown setting {entry.name!r}: this server has no such parameter",
                         entry.location,
                         "check the name against SHOW ALL or pg_settings (extensions' settings need their library)",
                     )
-                elif info.context in SERVER_CONTEXTS:
+                elif info is not None and info.context in SERVER_CONTEXTS:
                     sandbox.problems.add(
                         f"{entry.name} cannot be set for a role (context {info.context}): it takes"
                         f" {SERVER_CONTEXTS[info.context]} of the server",
@@ -180,29 +184,36 @@ class RoleSettingKind(Kind[RoleSpec, Parameter]):
             owner = owner_of(role, scope)
             if difference.change is Change.REMOVED:
                 statement = sql.SQL("{} RESET {}").format(target, _records.dotted_name(name))
-                summary = f"{shown(difference.live.value)} -> (not set)"
+                summary = f"{shown(name, difference.live.value)} -> (not set)"
                 record = _records.record_reset(self.name, owner, name)
                 action = Action.RESET_ROLE_SETTING
+                printed = None
             else:
                 wanted: Parameter = difference.desired
-                was = shown(difference.live.value) if difference.live is not None else "(not set)"
+                was = shown(name, difference.live.value) if difference.live is not None else "(not set)"
                 statement = sql.SQL("{} SET {} = {}").format(
                     target, _records.dotted_name(name), value_sql(name, wanted.value)
                 )
-                summary = f"{was} -> {shown(wanted.value)} (new sessions of {role})"
-                record = _records.record_set(self.name, owner, name, shown(wanted.value))
+                summary = f"{was} -> {shown(name, wanted.value)} (new sessions of {role})"
+                record = _records.record_set(self.name, owner, name, shown(name, wanted.value))
                 action = Action.SET_ROLE_SETTING
-            steps.append(parameter_step(difference, action, statement, summary, record))
+                printed = sql.SQL("{} SET {} = {}").format(
+                    target, _records.dotted_name(name), shown_sql(name, wanted.value)
+                )
+            steps.append(parameter_step(difference, action, statement, summary, record, printed))
         return steps
 
     # --- drift --------------------------------------------------------------------------------------------
 
     def finding(self, difference: Difference, context: PlanContext) -> Finding:
-        live = shown(difference.live.value) if difference.live is not None else "(not set)"
+        name = difference.key.parts[-1]
+        live = shown(name, difference.live.value) if difference.live is not None else "(not set)"
+        found = super().finding(difference, context)
         return replace(
-            super().finding(difference, context),
+            found,
             message=f"the role has {live}",
-            desired=shown(difference.desired.value) if difference.desired is not None else None,
+            fields=shown_fields(name, found.fields),
+            desired=shown(name, difference.desired.value) if difference.desired is not None else None,
             live=live if difference.live is not None else None,
         )
 
@@ -224,7 +235,7 @@ class RoleSettingKind(Kind[RoleSpec, Parameter]):
         ]
 
     def describe(self, obj: Parameter) -> str:
-        return shown(obj.value)
+        return shown(obj.name, obj.value)
 
     # --- documenting ----------------------------------------------------------------------------------------
 

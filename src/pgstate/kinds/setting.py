@@ -27,10 +27,13 @@ from ._parameters import (
     SERVER_CONTEXTS,
     Parameter,
     ParameterSpec,
+    is_custom,
     parameter_step,
     parse_config,
     setting_text,
     shown,
+    shown_fields,
+    shown_sql,
     stored_elements,
     value_sql,
     yaml_value,
@@ -90,7 +93,11 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
         objects = {}
         for spec in specs:
             info = live.catalog.get(spec.name)
-            if info is None:
+            if info is None and is_custom(spec.name):
+                # A custom setting (app.settings.jwt_secret): the server takes any value, compared as text.
+                if spec.value is not None:
+                    objects[spec.key] = Parameter.of(live.database, spec.name, spec.value, live.catalog)
+            elif info is None:
                 sandbox.problems.add(
                     f"unknown setting {spec.name!r}: this server has no such parameter", spec.location, UNKNOWN_HINT
                 )
@@ -122,13 +129,13 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
                         difference,
                         Action.RESET_SETTING,
                         sql.SQL("ALTER DATABASE {} RESET {}").format(database, _records.dotted_name(name)),
-                        f"{shown(difference.live.value)} -> (not set)",
+                        f"{shown(name, difference.live.value)} -> (not set)",
                         _records.record_reset(self.name, live.database, name),
                     )
                 )
             else:
                 wanted: Parameter = difference.desired
-                was = shown(difference.live.value) if difference.live is not None else "(not set)"
+                was = shown(name, difference.live.value) if difference.live is not None else "(not set)"
                 steps.append(
                     parameter_step(
                         difference,
@@ -136,21 +143,26 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
                         sql.SQL("ALTER DATABASE {} SET {} = {}").format(
                             database, _records.dotted_name(name), value_sql(name, wanted.value)
                         ),
-                        f"{was} -> {shown(wanted.value)} (new sessions)",
-                        _records.record_set(self.name, live.database, name, shown(wanted.value)),
+                        f"{was} -> {shown(name, wanted.value)} (new sessions)",
+                        _records.record_set(self.name, live.database, name, shown(name, wanted.value)),
+                        sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                            database, _records.dotted_name(name), shown_sql(name, wanted.value)
+                        ),
                     )
                 )
         return steps
 
     def finding(self, difference: Difference, context: PlanContext) -> Finding:
         found = super().finding(difference, context)
-        live = shown(difference.live.value) if difference.live is not None else "(not set)"
+        name = difference.key.parts[0]
+        live = shown(name, difference.live.value) if difference.live is not None else "(not set)"
         from dataclasses import replace
 
         return replace(
             found,
             message=f"the database has {live}",
-            desired=shown(difference.desired.value) if difference.desired is not None else None,
+            fields=shown_fields(name, found.fields),
+            desired=shown(name, difference.desired.value) if difference.desired is not None else None,
             live=live if difference.live is not None else None,
         )
 
@@ -162,7 +174,7 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
             info = live.catalog.get(spec.name)
             if info is None or info.context not in SERVER_CONTEXTS or spec.value is None:
                 continue
-            wanted = shown(spec.value)
+            wanted = ", ".join(spec.value) if isinstance(spec.value, tuple) else spec.value
             if not same_setting(info.current, wanted, info):
                 found.append(
                     Finding(
@@ -182,7 +194,7 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
         return found
 
     def describe(self, obj: Parameter) -> str:
-        return shown(obj.value)
+        return shown(obj.name, obj.value)
 
     def to_yaml(self, key: ObjectKey, obj: Parameter) -> list[Part]:
         return [Part("database", (), ("database", "settings"), yaml_value(obj.name, obj.value), name=obj.name)]

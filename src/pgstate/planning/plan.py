@@ -63,7 +63,7 @@ def step_json(step: Step, conn: psycopg.Connection[Any] | None) -> dict[str, Any
         "table": step.table_label,
         "location": str(step.location) if step.location else None,
         "summary": step.summary,
-        "sql": step.statement.as_string(conn),
+        "sql": step.printed.as_string(conn),
         "lock": str(step.lock),
         "transactional": step.transactional,
         "phase": step.phase.name.lower(),
@@ -106,6 +106,10 @@ DEFINITIONS_FIRST = frozenset(
     }
 )
 DEPENDENT_DEFINITIONS = frozenset({Action.CREATE_VIEW, Action.REPLACE_VIEW, Action.CREATE_POLICY, Action.ALTER_POLICY})
+# Turning RLS on uses no definition, but it runs right before the table's policies (failing closed, see
+# steps.Action) and waits with them: else its ACCESS EXCLUSIVE lock, held until commit, could be taken before the
+# type changes of other tables and held through their rewrites.
+WAITS_WITH_POLICIES = frozenset({Action.ENABLE_RLS, Action.FORCE_RLS})
 
 
 def link_dependents(context: PlanContext, steps: list[Step]) -> list[Step]:
@@ -114,7 +118,7 @@ def link_dependents(context: PlanContext, steps: list[Step]) -> list[Step]:
     * A step that drops or changes an object waits for the drops of the live objects in the way of it, and a
       type change for the drops of its table's indexes.
     * Views and policies are created after every type change, function and extension of the plan: which ones
-      they use is not always known before they exist.
+      they use is not always known before they exist. RLS is turned on with them.
     """
     definitions = frozenset(key for step in steps if step.action in DEFINITIONS_FIRST for key in step.makes)
     dropped_indexes: dict[Any, set[ObjectKey]] = {}
@@ -130,7 +134,7 @@ def link_dependents(context: PlanContext, steps: list[Step]) -> list[Step]:
             # The table's indexes that go anyway go first: the type change would rebuild them for nothing, or
             # fail on one that cannot survive it (lower(a) when a becomes an integer).
             gone.update(dropped_indexes.get(step.subject.table, ()))
-        needs = definitions if step.action in DEPENDENT_DEFINITIONS else frozenset()
+        needs = definitions if step.action in DEPENDENT_DEFINITIONS | WAITS_WITH_POLICIES else frozenset()
         if gone or needs:
             step = replace(step, needs_gone=step.needs_gone | gone, needs_done=step.needs_done | (needs - step.makes))
         linked.append(step)

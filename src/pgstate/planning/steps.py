@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Any, Protocol
 
+import psycopg
 from psycopg import sql
 
 from ..errors import SourceLocation
@@ -20,15 +22,22 @@ from ..model.tables import Dependent, TableSize
 
 class Action(StrEnum):
     """What a step does. Among steps of a phase with no edge between them, this order applies (then the subject):
-    nothing protected by RLS is ever left open (RLS is disabled before its policies are dropped, policies are
-    created before RLS is enabled); extensions come before what may use them; the quick ACCESS EXCLUSIVE drops
-    and renames of indexes come last, so that their locks, held until commit, are taken as late as possible.
-    Edges override this order (a retirement that must precede a type change comes first)."""
+    row-level security fails closed (below); extensions come before what may use them; the quick ACCESS EXCLUSIVE
+    drops and renames of indexes come last, so that their locks, held until commit, are taken as late as possible.
+    Edges override this order (a retirement that must precede a type change comes first).
+
+    Failing closed: RLS is turned on (enabled, forced) before a table's policies are created or altered, and
+    turned off (unforced, disabled) only after all of its policy steps, which an edge holds as well. So no step
+    runs on a table whose flags are more open than both before and after the run. Turning RLS on waits for what
+    the policies wait for (``plan.link_dependents``), so that its lock is not held through other tables' type
+    changes. Policy drops still come early: a changed policy is dropped and then created, and one in the way of a
+    type change must be gone before it. Other sessions never see any of this (one transaction, and every RLS step
+    holds ACCESS EXCLUSIVE on its table until commit). The order is for what runs inside the transaction (the
+    check that reads a table before a destroying step) and for ``plan --format sql``, a script a person may run
+    by hand: cut short, it denies."""
 
     DROP_INVALID_INDEX = "drop-invalid-index"  # DROP INDEX CONCURRENTLY, before builds
     BUILD_INDEX = "build-index"  # CREATE INDEX CONCURRENTLY, before the transaction
-    DISABLE_RLS = "disable-rls"
-    UNFORCE_RLS = "no-force-rls"
     DROP_POLICY = "drop-policy"
     DROP_VIEW = "drop-view"
     DROP_FUNCTION = "drop-function"
@@ -41,10 +50,12 @@ class Action(StrEnum):
     REPLACE_FUNCTION = "replace-function"
     CREATE_VIEW = "create-view"
     REPLACE_VIEW = "replace-view"
+    ENABLE_RLS = "enable-rls"  # closes the table before its policies change (fail closed)
+    FORCE_RLS = "force-rls"
     CREATE_POLICY = "create-policy"
     ALTER_POLICY = "alter-policy"
-    ENABLE_RLS = "enable-rls"
-    FORCE_RLS = "force-rls"
+    UNFORCE_RLS = "no-force-rls"  # opens the table only after its policies changed (and an edge says so)
+    DISABLE_RLS = "disable-rls"
     DROP_INDEX = "drop-index"
     RENAME_INDEX = "rename-index"
     SET_STORAGE = "set-storage"
@@ -54,6 +65,8 @@ class Action(StrEnum):
     SET_ROLE_SETTING = "set-role-setting"
     RESET_ROLE_SETTING = "reset-role-setting"
     RETIRE_TABLE = "retire-table"  # late: everything else that could still need the table has run
+    RESTORE_TABLE = "restore-table"  # a rollback's: a retired table back from its verified dump
+    RESTORE_VALUES = "restore-values"  # a rollback's: converted values back from the dump, by primary key
     DROP_EXTENSION = "drop-extension"
     REINDEX_INDEX = "reindex-index"  # upkeep, after the transaction
     VACUUM_TABLE = "vacuum-table"
@@ -82,6 +95,7 @@ DROPPING = frozenset(
 class Phase(Enum):
     """Where a step runs; the apply carries out the phases in this order."""
 
+    RESTORE = 0  # a rollback's tables replayed from their dumps, each in a transaction of its own
     PREPARE = 1  # non-transactional clean-up of INVALID leftovers
     BUILD = 2  # non-transactional concurrent index builds, one by one
     TRANSACTION = 3  # everything else, in one transaction under lock_timeout
@@ -107,6 +121,11 @@ class Hazard(StrEnum):
     UNIQUE_MAY_FAIL = "unique-may-fail"  # existing duplicates make the build fail (and roll back)
     INDEX_REBUILD = "index-rebuild"  # a type change rebuilds indexes on the column under ACCESS EXCLUSIVE
     DATA_LOSS = "data-loss"  # rows or values are destroyed: backed up and verified first, --allow-destructive
+    # Who may see or change rows: RLS disabled or unforced, a permissive policy added, a restrictive one dropped,
+    # a policy's roles or command widened, restrictive made permissive (--allow-authz-widening).
+    AUTHZ_WIDENING = "authz-widening"
+    # A policy's USING or WITH CHECK changed, and not provably the same: it may widen (--allow-authz-widening).
+    AUTHZ_CHANGED = "authz-changed"
 
 
 HAZARD_HELP: dict[Hazard, str] = {
@@ -118,7 +137,24 @@ HAZARD_HELP: dict[Hazard, str] = {
     Hazard.INDEX_REBUILD: "the type change rebuilds indexes on the column under ACCESS EXCLUSIVE, without rewriting"
     " the table",
     Hazard.DATA_LOSS: "destroys data: the rows are dumped and the dump verified first; needs --allow-destructive",
+    Hazard.AUTHZ_WIDENING: "widens who can see or change rows of the table; needs --allow-authz-widening",
+    Hazard.AUTHZ_CHANGED: "changes a policy's expression, which may let more rows through; needs"
+    " --allow-authz-widening",
 }
+
+# Hazards that apply refuses unless an option allows them, and that option.
+GATED: dict[Hazard, str] = {
+    Hazard.DATA_LOSS: "--allow-destructive",
+    Hazard.AUTHZ_WIDENING: "--allow-authz-widening",
+    Hazard.AUTHZ_CHANGED: "--allow-authz-widening",
+}
+
+
+class Payload(Protocol):
+    """What a step runs in place of its statement: given the database's URL, and the cursor of the transaction
+    when the step is one of the transaction's."""
+
+    def run(self, url: str, cur: psycopg.Cursor[Any] | None) -> None: ...
 
 
 @dataclass(frozen=True, order=True)
@@ -164,6 +200,15 @@ class Step:
     # A step that makes its subject under another name (a replacement built beside the old index) makes nothing
     # final itself: the step that renames it does.
     makes_subject: bool = True
+    # Work that is not one statement (a rollback's restore from a backup): run instead of ``statement``, which
+    # then only shows what it does.
+    payload: Payload | None = None
+    # What plans print instead of ``statement``, when that holds a value no report may show (a secret setting's).
+    shown: sql.SQL | sql.Composed | None = None
+
+    @property
+    def printed(self) -> sql.SQL | sql.Composed:
+        return self.shown if self.shown is not None else self.statement
 
     @property
     def id(self) -> StepId:

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from ..history.status import RunStatus
 from ..kinds.context import PlanContext
 from ..planning.drift import find_drift
 from ..planning.findings import Finding
@@ -51,7 +52,7 @@ def read_run_facts(conn: psycopg.Connection[Any]) -> RunFacts:
         " (SELECT status FROM pgstate.runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1)"
     ).fetchone()
     assert row is not None
-    return RunFacts(row[0], row[1] in ("failed", "rolled back", "interrupted"))
+    return RunFacts(row[0], row[1] is not None and row[1] != RunStatus.APPLIED)
 
 
 def drift_report(conn: psycopg.Connection[Any], context: PlanContext, directory: Path) -> DriftReport:

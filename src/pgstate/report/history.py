@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from ..history.runs import Run
+from ..history.status import RunStatus
 
 
 def runs_text(found: list[Run]) -> str:
@@ -35,6 +36,8 @@ def run_text(run: Run) -> str:
     for step in run.steps:
         error = f" ({step['error']})" if step.get("error") else ""
         lines.append(f"  {step['position']:>3}. {step['status']:<11} {step['action']} {step['target']}{error}")
-    if run.status == "applied":
+    if run.status in (RunStatus.APPLIED, RunStatus.INCOMPLETE) or (
+        run.status == RunStatus.INTERRUPTED and run.committed
+    ):
         lines.append(f"\nUndo it with: pgstate rollback {run.id}")
     return "\n".join(lines) + "\n"

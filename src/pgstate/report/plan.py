@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from ..planning.plan import Plan
-from ..planning.steps import HAZARD_HELP
+from ..planning.steps import GATED, HAZARD_HELP
 
 
 def _notices(plan: Plan) -> str:
@@ -31,12 +31,14 @@ def plan_text(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
             lines.append(f"   rewrites {step.table}: {step.rewrites.describe()}")
         for hazard in step.hazards:
             lines.append(f"   hazard {hazard}: {HAZARD_HELP[hazard]}")
-        lines.append(f"   {step.statement.as_string(conn)};")
+        lines.append(f"   {step.printed.as_string(conn)};")
     return "\n".join(lines) + "\n" + ("\n" + _notices(plan) if plan.notices else "")
 
 
 def plan_sql(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
-    """A script a person could read or run by hand: the transaction's steps between BEGIN and COMMIT."""
+    """A script a person could read or run by hand: the transaction's steps between BEGIN and COMMIT. The hazards
+    that apply refuses without an option (data loss, authorization) are named above their step; the other formats
+    list every hazard."""
     lines = ["-- pgstate plan", f"-- fingerprint {plan.fingerprint}"]
     in_transaction = False
     for step in plan.steps:
@@ -47,7 +49,8 @@ def plan_sql(plan: Plan, conn: psycopg.Connection[Any] | None) -> str:
             lines.append("COMMIT;")
             in_transaction = False
         lines.append(f"-- {step.action} {step.target}: {step.summary}")
-        lines.append(f"{step.statement.as_string(conn)};")
+        lines += [f"-- hazard {hazard}: {HAZARD_HELP[hazard]}" for hazard in step.hazards if hazard in GATED]
+        lines.append(f"{step.printed.as_string(conn)};")
     if in_transaction:
         lines.append("COMMIT;")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from ..errors import InvalidDesiredState, PgstateError, SourceLocation
 from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
-from .loader import Document, PathKey
+from .loader import Document, PathKey, listed_per_file
 
 # Documents of these kinds hold their kinds' keys under their first key.
 NESTED = frozenset({"database"})
@@ -133,7 +133,7 @@ def read_specs(documents: Sequence[Document], directory: Path | None) -> SpecSet
     specs = SpecSet(directory, tuple(documents), headers, {name: tuple(found) for name, found in by_kind.items()})
     problems += duplicate_documents(headers) + meaning_problems(specs)
     if problems:
-        raise InvalidDesiredState(in_file_order(problems, list(documents)))
+        raise InvalidDesiredState(listed_per_file(in_file_order(problems, list(documents))))
     return specs
 
 

@@ -67,13 +67,11 @@ def files_at(directory: Path, ref: str, into: Path) -> Path:
         raise PgstateError(
             f"{directory} is not inside a git repository", hint="--base needs the desired files under git"
         )
-    import git
-
     root = Path(facts.repo.working_tree_dir or ".").resolve()
     relative = Path(directory).resolve().relative_to(root)
     try:
         tree = facts.repo.commit(ref).tree
-    except (git.BadName, ValueError, git.GitCommandError):
+    except Exception:  # gitpython's revision parser: BadName, ValueError, IndexError (`@{5}`), NotImplementedError
         raise PgstateError(
             f"unknown git revision {ref!r}", hint="pass a branch, tag or commit, e.g. origin/main"
         ) from None

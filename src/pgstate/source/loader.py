@@ -7,12 +7,15 @@ lists and scalars here, recording the position of every path on the way.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -24,10 +27,22 @@ PathKey = tuple[str | int, ...]
 # libyaml's composer is an order of magnitude faster than the pure-Python one; both give the same nodes.
 try:
     from yaml import CSafeLoader as _BaseLoader
+
+    _OFFSETS_IN_BYTES = True  # where libyaml's reader refuses a character: its offset in UTF-8
 except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
+    _OFFSETS_IN_BYTES = False
+
 _ALIAS_EXPANSION_LIMIT = 100_000  # far beyond any real desired file, far below exhausting memory
+# A file's node tree costs about 300 bytes a value while it is built, before anything can look at it: a 10 MB
+# line of `x, x, ...` would take 1.5 GB. A thousand tables in one file are some 60,000 values.
+VALUE_LIMIT = 250_000
+MAX_DEPTH = 64  # the format nests five levels deep (indexes[0].columns[0].column); JSON Schema's checks recurse
+PROBLEMS_PER_FILE = 100  # the rest of a file that repeats a mistake a million times is not worded (nor read)
+# What may precede a value in YAML: every value but a document's root follows an indicator or starts a line
+# (a key of a block mapping), and one such character starts at most two values (`- a: b`, `{a, b}`).
+_VALUE_STARTS = (":", ",", "[", "{", "-", "?", "\n", "\r", "\x85", "\u2028", "\u2029")
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -37,8 +52,8 @@ _SCALAR_TAGS = ("null", "bool", "int", "float")
 # date type: it stays the text it was written as (a setting value, or a type error the schema check words).
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
-# The constructors safe loading uses, so that `yes`, `0x1F`, `1_000`, `.inf`, `~` mean what they mean to
-# every other YAML 1.1 tool.
+# The constructors safe loading uses, so that `yes`, `0x1F`, `1_000`, `~` mean what they mean to every other
+# YAML 1.1 tool (`.inf` and `.nan` too, which are then refused: JSON, and so the format, has no such number).
 _CONSTRUCTOR = SafeConstructor()
 _SCALAR_CONSTRUCTORS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
     f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"] for name in _SCALAR_TAGS
@@ -140,7 +155,7 @@ def _display_path(path: Path) -> str:
 def load_text(text: str, display: str) -> list[Document]:
     """The documents of one YAML stream held in memory (a recorded pre-run state), shown as ``display``."""
     problems: list[PgstateError] = []
-    documents = _load_stream(text, display, problems)
+    documents = _load_stream(text, display, problems, limited=False)  # pgstate's own record: as large as it is
     if problems:
         raise InvalidDesiredState(problems)
     return documents
@@ -160,18 +175,118 @@ def _load_file(path: Path, display: str, problems: list[PgstateError]) -> list[D
     return _load_stream(text, display, problems)
 
 
-def _load_stream(text: str, display: str, problems: list[PgstateError]) -> list[Document]:
+def _load_stream(text: str, display: str, problems: list[PgstateError], *, limited: bool = True) -> list[Document]:
     documents: list[Document] = []
+    found = FileProblems()
     try:
+        too_many = _beyond_value_limit(text, display) if limited else None
+        if too_many is not None:
+            problems.append(too_many)
+            return []
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            document = _build_document(root, display, index, problems)
+            document = _build_document(root, display, index, found)
             if document is not None:
                 documents.append(document)
     except yaml.MarkedYAMLError as error:
-        problems.append(_syntax_error(error, display))
-    except yaml.YAMLError as error:  # e.g. a control character the reader refuses; it has no mark
-        problems.append(PgstateError(f"invalid YAML: {error}", location=SourceLocation(display, 1, 1)))
+        found.append(_syntax_error(error, display))
+    except yaml.reader.ReaderError as error:  # a character YAML refuses (NUL, most control characters)
+        found.append(_reader_error(error, text, display))
+    except yaml.YAMLError as error:  # no mark: one line of it
+        found.append(
+            PgstateError(f"invalid YAML: {' '.join(str(error).split())}", location=SourceLocation(display, 1, 1))
+        )
+    problems.extend(found.listed())
     return documents
+
+
+class FileProblems(list[PgstateError]):
+    """The problems of one file, the first ``PROBLEMS_PER_FILE`` of them, and one more saying that the rest of the
+    file is not listed: a file that repeats a mistake a million times gets a report one can read."""
+
+    def append(self, problem: PgstateError) -> None:
+        if len(self) <= PROBLEMS_PER_FILE:
+            super().append(problem)
+
+    def listed(self) -> list[PgstateError]:
+        if len(self) <= PROBLEMS_PER_FILE:
+            return [readable(problem) for problem in self]
+        return [*map(readable, self[:PROBLEMS_PER_FILE]), more_problems(self[PROBLEMS_PER_FILE])]
+
+
+def listed_per_file(problems: list[PgstateError]) -> list[PgstateError]:
+    """The first ``PROBLEMS_PER_FILE`` problems of each file, in the order given, and where the next one is."""
+    counts: dict[str, int] = {}
+    listed = []
+    for problem in problems:
+        file = problem.location.file if problem.location else ""
+        count = counts[file] = counts.get(file, 0) + 1
+        if count <= PROBLEMS_PER_FILE:
+            listed.append(readable(problem))
+        elif count == PROBLEMS_PER_FILE + 1:
+            listed.append(more_problems(problem))
+    return listed
+
+
+def readable(problem: PgstateError) -> PgstateError:
+    """The problem with what it quotes of the files made printable: a name with a line break, a tab or a
+    terminal escape in it stays on the message's one line, and cannot recolour the terminal."""
+    problem.message = _printable(problem.message)
+    problem.hint = _printable(problem.hint) if problem.hint else problem.hint
+    if problem.location and not problem.location.file.isprintable():
+        problem.location = problem.location._replace(file=_printable(problem.location.file))
+    return problem
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def more_problems(first_unlisted: PgstateError) -> PgstateError:
+    """What stands for the problems of a file beyond the first ``PROBLEMS_PER_FILE``, where the next one is."""
+    return PgstateError(
+        f"more problems from here on are not listed (at most {PROBLEMS_PER_FILE} per file)",
+        location=first_unlisted.location,
+        hint="fix the ones above (often one mistake repeated), then validate again",
+    )
+
+
+def _beyond_value_limit(text: str, display: str) -> PgstateError | None:
+    """A problem when the stream holds more than ``VALUE_LIMIT`` values, found before its node tree is built.
+
+    Counting the characters a value may follow bounds the count from above in a few milliseconds; only a stream
+    that may hold more values is counted exactly, by its parse events, which are not kept."""
+    if 2 * sum(text.count(start) for start in _VALUE_STARTS) + 1 <= VALUE_LIMIT:
+        return None
+    values = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.NodeEvent):  # a scalar, an alias, the start of a list or a mapping
+            values += 1
+            if values > VALUE_LIMIT:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                return PgstateError(
+                    f"more than {VALUE_LIMIT:,} YAML values in one file by this place",
+                    location=SourceLocation(display, line, column),
+                    hint="a desired file holds a few objects: split it, or write long lists of values as text",
+                )
+    return None
+
+
+def _reader_error(error: yaml.reader.ReaderError, text: str, display: str) -> PgstateError:
+    """YAML's refusal of a character, at its line and column (the reader knows only its offset)."""
+    if _OFFSETS_IN_BYTES:
+        before = text.encode("utf-8", errors="surrogatepass")[: error.position].decode("utf-8", errors="replace")
+    else:  # the pure-Python reader counts characters
+        before = text[: error.position]
+    lines = re.split("\r\n|[\r\n\x85\u2028\u2029]", before)
+    code = error.character if isinstance(error.character, int) else ord(error.character)
+    return PgstateError(
+        f"invalid YAML: the character U+{code:04X} is not allowed ({error.reason})",
+        location=SourceLocation(display, len(lines), len(lines[-1]) + 1),
+        hint="remove it; in a double-quoted string, write a tab or a line break as \\t or \\n",
+    )
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, display: str) -> PgstateError:
@@ -193,7 +308,7 @@ def _syntax_error(error: yaml.MarkedYAMLError, display: str) -> PgstateError:
     )
 
 
-def _build_document(root: Node | None, display: str, index: int, problems: list[PgstateError]) -> Document | None:
+def _build_document(root: Node | None, display: str, index: int, problems: FileProblems) -> Document | None:
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
         return None  # an empty document, e.g. after a trailing `---`
     builder = _Builder(display, problems)
@@ -208,8 +323,8 @@ def _build_document(root: Node | None, display: str, index: int, problems: list[
     start = root.start_mark
     builder.locations[()] = position(start)
     try:
-        data = builder.mapping(root, ())
-    except RecursionError:
+        data = builder.value(root, ())
+    except RecursionError:  # not met: nesting, aliases and merges are bounded; still, never a traceback
         problems.append(PgstateError("a YAML alias refers to itself", location=builder.mark(root)))
         return None
     return Document(file=display, index=index, data=data, locations=builder.locations)
@@ -218,12 +333,16 @@ def _build_document(root: Node | None, display: str, index: int, problems: list[
 class _Builder:
     """Turns one document's node tree into plain data, recording locations and problems as it goes."""
 
-    def __init__(self, display: str, problems: list[PgstateError]):
+    def __init__(self, display: str, problems: FileProblems):
         self.display = display
         self.problems = problems
         self.locations: dict[PathKey, int] = {}
         self.built: dict[int, Any] = {}  # id(collection node) -> its value; the nodes outlive the walk
-        self.sizes: dict[int, int] = {}  # id(collection node) -> its size with aliases expanded
+        self.building: set[int] = set()  # id(collection node) of those being built: an alias of one is a cycle
+        # id(collection node) -> its size with aliases expanded, and how deep it nests
+        self.extents: dict[int, tuple[int, int]] = {}
+        self.merges: dict[int, dict[Any, tuple[Node, Node]]] = {}  # id(mapping) -> the entries it brings to `<<`
+        self.merging: set[int] = set()
         self.expanded = 0  # values brought in by aliases so far
 
     def mark(self, node: Node) -> SourceLocation:
@@ -240,18 +359,43 @@ class _Builder:
         # recorded under the anchor's path only; locate() of a path through the alias points at the alias.
         built = self.built.get(id(node))
         if built is not None:
-            return self.reuse(node, built)
+            return self.reuse(node, built, path)
+        if id(node) in self.building:
+            self.problems.append(
+                PgstateError(
+                    "a YAML alias refers to itself: its anchor is on a list or mapping that holds it",
+                    location=self.mark(node),  # an alias is its anchor's node: libyaml keeps no alias position
+                    hint="write the value out instead of the alias",
+                )
+            )
+            return None
+        if len(path) >= MAX_DEPTH:
+            self.problems.append(self.too_deep(node))
+            return None
+        self.building.add(id(node))
         built = self.sequence(node, path) if type(node) is SequenceNode else self.mapping(node, path)
+        self.building.discard(id(node))
         self.built[id(node)] = built
         return built
 
-    def reuse(self, node: Node, built: Any) -> Any:
+    def too_deep(self, node: Node) -> PgstateError:
+        return PgstateError(
+            f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+            location=self.mark(node),
+            hint="the format nests a few levels: check the indentation and the brackets",
+        )
+
+    def reuse(self, node: Node, built: Any, path: PathKey) -> Any:
         """The value of an aliased collection, within a budget: what reads it later (JSON Schema's
-        messages print values whole) must not meet a billion-laughs expansion."""
-        self.expanded += self.size(node)
+        messages print values whole) must not meet a billion-laughs expansion, nor nesting without end."""
+        size, height = self.extent(node)
+        if len(path) + height > MAX_DEPTH:
+            self.problems.append(self.too_deep(node))
+            return None
+        self.expanded += size
         if self.expanded <= _ALIAS_EXPANSION_LIMIT:
             return built
-        if self.expanded - self.size(node) <= _ALIAS_EXPANSION_LIMIT:  # report once per document
+        if self.expanded - size <= _ALIAS_EXPANSION_LIMIT:  # report once per document
             self.problems.append(
                 PgstateError(
                     f"aliases of this YAML anchor expand the document beyond {_ALIAS_EXPANSION_LIMIT:,} values",
@@ -261,16 +405,27 @@ class _Builder:
             )
         return None
 
-    def size(self, node: Node) -> int:
-        """How many nodes ``node`` stands for once every alias inside it is expanded."""
-        known = self.sizes.get(id(node))
-        if known is None:
-            if type(node) is ScalarNode:
-                return 1
-            children = node.value if type(node) is SequenceNode else [part for pair in node.value for part in pair]
-            known = 1 + sum(self.size(child) for child in children)
-            self.sizes[id(node)] = known
-        return known
+    def extent(self, node: Node) -> tuple[int, int]:
+        """How many nodes ``node`` stands for once every alias inside it is expanded, and how deep it nests.
+
+        Without recursion: an anchored tree may nest as deep as libyaml lets it (1,000 levels)."""
+        if type(node) is ScalarNode:
+            return 1, 0
+        extents = self.extents
+        stack: list[tuple[Node, bool]] = [(node, False)]
+        while stack:
+            current, children_done = stack.pop()
+            if not children_done and id(current) in extents:
+                continue
+            children = current.value if type(current) is SequenceNode else [p for pair in current.value for p in pair]
+            if children_done:
+                parts = [extents.get(id(child), (1, 0)) for child in children]
+                extents[id(current)] = (1 + sum(size for size, _ in parts), 1 + max((h for _, h in parts), default=0))
+            else:
+                extents[id(current)] = (1, 0)  # what a node that holds itself counts for (reported elsewhere)
+                stack.append((current, True))
+                stack.extend((child, False) for child in children if type(child) is not ScalarNode)
+        return extents[id(node)]
 
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag == _TIMESTAMP_TAG:
@@ -286,10 +441,26 @@ class _Builder:
             )
             return node.value
         try:
-            return construct(_CONSTRUCTOR, node)
-        except (yaml.YAMLError, ValueError) as error:  # e.g. `!!int abc`
-            self.problems.append(PgstateError(f"invalid {node.tag} value: {error}", location=self.mark(node)))
+            value = construct(_CONSTRUCTOR, node)
+        except (yaml.YAMLError, ValueError, KeyError, IndexError):  # `!!int abc`, `!!bool t`, `!!int ""`
+            self.problems.append(
+                PgstateError(
+                    f"{node.value!r} is not a value of the YAML tag {node.tag}",
+                    location=self.mark(node),
+                    hint="remove the tag, or write a value of its type",
+                )
+            )
             return node.value
+        if type(value) is float and not math.isfinite(value):  # `.inf`, `.nan`, `1e999`: JSON has no such number
+            self.problems.append(
+                PgstateError(
+                    f"{node.value!r} is not a finite number",
+                    location=self.mark(node),
+                    hint="write a finite number, or quote it to mean the text",
+                )
+            )
+            return node.value
+        return value
 
     def sequence(self, node: Node, path: PathKey) -> list[Any]:
         items: list[Any] = []
@@ -327,7 +498,7 @@ class _Builder:
     ) -> None:
         """A merge key (kept for after the mapping's own keys), a non-scalar key or a duplicate key."""
         if key_node.tag == _MERGE_TAG:
-            merged.extend(self.merged_entries(value_node))
+            merged.extend(self.merged_entries(value_node, len(path)))
         else:
             self.entry(result, key_node, value_node, path, merged=False)
 
@@ -361,21 +532,49 @@ class _Builder:
         )
         return None
 
-    def merged_entries(self, node: Node) -> list[tuple[Node, Node]]:
+    def merged_entries(self, node: Node, depth: int) -> list[tuple[Node, Node]]:
         """The entries a YAML merge key (``<<: *defaults`` or ``<<: [*a, *b]``) brings, earlier ones first."""
+        return list(self.merged_keys(node, depth).values())
+
+    def merged_keys(self, node: Node, depth: int) -> dict[Any, tuple[Node, Node]]:
+        if depth >= MAX_DEPTH:  # mappings that merge mappings that merge ...
+            self.problems.append(self.too_deep(node))
+            return {}
         sources = node.value if type(node) is SequenceNode else [node]
-        entries: list[tuple[Node, Node]] = []
+        entries: dict[Any, tuple[Node, Node]] = {}
         for source in sources:
             if type(source) is not MappingNode:
                 self.problems.append(
                     PgstateError("`<<` must merge a mapping or a list of mappings", location=self.mark(source))
                 )
                 continue
-            nested: list[tuple[Node, Node]] = []
-            for key_node, value_node in source.value:
-                if key_node.tag == _MERGE_TAG:
-                    nested.extend(self.merged_entries(value_node))
-                else:
-                    entries.append((key_node, value_node))
-            entries.extend(nested)
+            for key, entry in self.merged_from(source, depth).items():
+                entries.setdefault(key, entry)  # an earlier mapping's key wins, as a key written there would
         return entries
+
+    def merged_from(self, source: Node, depth: int) -> dict[Any, tuple[Node, Node]]:
+        """The entries of one merged mapping, by key: its own, then those it merges itself. Once per mapping: a
+        chain of mappings that each merge the previous one several times would expand exponentially."""
+        known = self.merges.get(id(source))
+        if known is not None:
+            return known
+        if id(source) in self.merging:
+            self.problems.append(
+                PgstateError("a YAML merge key (`<<`) merges a mapping into itself", location=self.mark(source))
+            )
+            return {}
+        self.merging.add(id(source))
+        own: dict[Any, tuple[Node, Node]] = {}
+        nested: dict[Any, tuple[Node, Node]] = {}
+        for key_node, value_node in source.value:
+            if key_node.tag == _MERGE_TAG:
+                for key, entry in self.merged_keys(value_node, depth + 1).items():
+                    nested.setdefault(key, entry)
+            else:  # a key that is not a name is reported where the entry is built: kept apart here
+                key = str(key_node.value) if type(key_node) is ScalarNode else id(key_node)
+                own.setdefault(key, (key_node, value_node))
+        self.merging.discard(id(source))
+        for key, entry in nested.items():
+            own.setdefault(key, entry)
+        self.merges[id(source)] = own
+        return own

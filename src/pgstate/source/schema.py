@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ import jsonschema_rs
 
 from ..errors import PgstateError
 from ..model.naming import MAX_IDENTIFIER_BYTES
-from .loader import Document, PathKey
+from .loader import PROBLEMS_PER_FILE, Document, PathKey
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, FormatChecker
@@ -39,12 +41,20 @@ def no_kind_message() -> str:
 
 
 def schema_problems(docs: list[Document]) -> tuple[list[PgstateError], list[Document]]:
-    """The schema problems of the documents, and the documents that have none (in order)."""
+    """The schema problems of the documents, and the documents that have none (in order).
+
+    Wording a problem takes jsonschema a fraction of a millisecond: past one more than a file's problems are
+    listed (``source.loader.listed_per_file``), the rest of that file is not checked (nor valid)."""
     problems: list[PgstateError] = []
     valid: list[Document] = []
+    per_file: dict[str, int] = {}
     for doc in docs:
-        found = _kind_problems(doc) or _schema_problems(doc)
+        room = PROBLEMS_PER_FILE + 1 - per_file.get(doc.file, 0)
+        if room <= 0:
+            continue
+        found = _kind_problems(doc) or _schema_problems(doc, room)
         problems.extend(found)
+        per_file[doc.file] = per_file.get(doc.file, 0) + len(found)
         if not found:
             valid.append(doc)
     return problems, valid
@@ -143,14 +153,17 @@ def _kind_problems(doc: Document) -> list[PgstateError]:
     return [PgstateError(no_kind_message(), location=doc.locate(path), hint=hint)]
 
 
-def _schema_problems(doc: Document) -> list[PgstateError]:
+def _schema_problems(doc: Document, room: int) -> list[PgstateError]:
+    """The document's problems, at most ``room`` of them."""
     assert doc.kind is not None  # _kind_problems ran first
     if _fast_validator(doc.kind).is_valid(doc.data):
         return []
     problems: list[PgstateError] = []
     for error in _validator(doc.kind).iter_errors(doc.data):
         for leaf in _specific_errors(error):
-            problems.extend(_describe(leaf, doc))
+            problems.extend(itertools.islice(_describe(leaf, doc), room - len(problems)))
+            if len(problems) >= room:
+                return problems
     return problems
 
 
@@ -177,7 +190,7 @@ def _is_type_mismatch(sub: ValidationError) -> bool:
     return sub.validator == "type" and not sub.relative_path
 
 
-def _describe(error: ValidationError, doc: Document) -> list[PgstateError]:
+def _describe(error: ValidationError, doc: Document) -> Iterable[PgstateError]:
     path: PathKey = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and error.validator_value is False:
         return _unknown_keys(error, doc, path)
@@ -191,23 +204,20 @@ def _describe(error: ValidationError, doc: Document) -> list[PgstateError]:
     return [PgstateError(f"{_where(path)}{message}", location=doc.locate(path), hint=hint)]
 
 
-def _unknown_keys(error: ValidationError, doc: Document, path: PathKey) -> list[PgstateError]:
+def _unknown_keys(error: ValidationError, doc: Document, path: PathKey) -> Iterator[PgstateError]:
+    """One problem per unknown key, as they are asked for (a mapping may hold a hundred thousand)."""
     allowed = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
     context = _context(error, path)
     instance: dict[str, Any] = error.instance  # type: ignore[assignment]  # additionalProperties: a mapping
-    problems = []
     for key in instance:
         if key in allowed:
             continue
         close = difflib.get_close_matches(key, allowed, n=1)
-        problems.append(
-            PgstateError(
-                f"unknown key {key!r} in {context}; allowed: {', '.join(allowed)}",
-                location=doc.locate((*path, key)),
-                hint=f"did you mean {close[0]!r}?" if close else None,
-            )
+        yield PgstateError(
+            f"unknown key {key!r} in {context}; allowed: {', '.join(allowed)}",
+            location=doc.locate((*path, key)),
+            hint=f"did you mean {close[0]!r}?" if close else None,
         )
-    return problems
 
 
 def _missing_keys(error: ValidationError, doc: Document, path: PathKey) -> list[PgstateError]:
@@ -322,7 +332,12 @@ def _where(path: PathKey) -> str:
 def _dotted(path: PathKey) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part.isprintable() or not part:  # a key with a line break, a tab or an escape: quoted
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else part
     return text
 
 

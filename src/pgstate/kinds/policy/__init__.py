@@ -7,13 +7,15 @@ deparsed text does not parse back to the same tree (an ``IN`` list on a ``varcha
 read back the same way, so both sides are compared in the form the server settles on. A changed policy is altered
 in place where PostgreSQL allows (roles, USING, WITH CHECK), else dropped and created; one that is in the way of a
 change (a column's type, a function dropped and created, on any table) is dropped before it and created after.
+Each step carries the hazards of what it does to who can see or change the table's rows (``authz``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ...catalog import query
 from ...catalog.reader import Reader, read_columns
 from ...errors import PgstateError, SourceLocation
 from ...model.keys import ObjectKey, table_key
@@ -29,6 +31,9 @@ from .canonical import _deparse, _written_as
 from .model import PoliciesSpec, Policy, PolicyDesired, PolicySpec, key_of
 from .read import read_policies
 from .steps import _alter, _create, _drop
+
+if TYPE_CHECKING:
+    from .authz import TableAccess
 
 __all__ = ["Policy", "PolicyKind", "key_of", "read_policies"]
 
@@ -122,7 +127,11 @@ class PolicyKind(Kind[PoliciesSpec, Policy]):
             if server:
                 work.append((spec, server))
         objects.update(_deparse(sandbox, work, live.objects))
-        return PolicyDesired(objects, {}, locations, frozenset(spec.table for spec in specs))
+        from .authz import called_functions  # not at the top: lint, whose node-tree reader it uses, imports this
+
+        tables = frozenset(spec.table for spec in specs)
+        compared = [*objects.values(), *(policy for policy in live.objects.values() if policy.table in tables)]
+        return PolicyDesired(objects, {}, locations, tables, _not_volatile(sandbox, called_functions(compared)))
 
     # --- comparing ------------------------------------------------------------------------------------------
 
@@ -133,8 +142,20 @@ class PolicyKind(Kind[PoliciesSpec, Policy]):
     # --- planning -------------------------------------------------------------------------------------------
 
     def plan(self, differences: Sequence[Difference], context: PlanContext) -> list[Step]:
-        desired = context.kind_desired(self.name).objects
+        """The steps, each with the authz hazards its change of the table's access has (``authz``): a changed
+        policy's on the step that makes its new form (the create after its drop), a removed one's on the drop."""
+        from . import authz  # not at the top: lint, whose node-tree reader it uses, imports this kind
+
+        declared: PolicyDesired = context.kind_desired(self.name)
+        desired = declared.objects
         live = context.live.of(self.name).objects
+        accesses: dict[QualifiedName, TableAccess] = {}
+
+        def access(policy: Policy) -> TableAccess:
+            if policy.table not in accesses:
+                accesses[policy.table] = authz.table_access(context, declared, policy.table)
+            return accesses[policy.table]
+
         steps: list[Step] = []
         handled = set()
         for key in sorted(k for k in context.in_the_way if k.kind == self.name):
@@ -142,26 +163,55 @@ class PolicyKind(Kind[PoliciesSpec, Policy]):
                 continue  # goes with its table, which is retired first
             handled.add(key)
             current = live[key]
-            steps.append(_drop(current, "out of the way of a change", context.location_of(key)))
-            declared_table = key.table in context.kind_desired(self.name).tables
+            declared_table = key.table in declared.tables
             if key in desired or not declared_table:
                 wanted = desired.get(key, current)
-                steps.append(_create(wanted, context.location_of(key), again=True, needs=context.parents_of(key)))
+                steps.append(_drop(current, "out of the way of a change", context.location_of(key)))
+                steps.append(
+                    _create(
+                        wanted,
+                        context.location_of(key),
+                        again=True,
+                        needs=context.parents_of(key),
+                        authz=authz.changed(access(current), current, wanted),
+                    )
+                )
+            else:
+                steps.append(
+                    _drop(
+                        current,
+                        "out of the way of a change",
+                        context.location_of(key),
+                        authz=authz.removed(access(current), current),
+                    )
+                )
         for difference in differences:
             if difference.key in handled:
                 continue
             location = difference.location
             if difference.change is Change.ADDED:
-                steps.append(_create(difference.desired, location))
+                wanted = difference.desired
+                steps.append(_create(wanted, location, authz=authz.added(access(wanted), wanted)))
             elif difference.change is Change.REMOVED:
-                steps.append(_drop(difference.live, "not declared (policies: is the complete set)", location))
-            elif _alterable(difference.live, difference.desired):
-                steps.append(_alter(difference.live, difference.desired, location))
+                current = difference.live
+                steps.append(
+                    _drop(
+                        current,
+                        "not declared (policies: is the complete set)",
+                        location,
+                        authz=authz.removed(access(current), current),
+                    )
+                )
             else:
-                steps += [
-                    _drop(difference.live, "changed", location),
-                    _create(difference.desired, location, again=True),
-                ]
+                current, wanted = difference.live, difference.desired
+                hazards = authz.changed(access(current), current, wanted)
+                if _alterable(current, wanted):
+                    steps.append(_alter(current, wanted, location, authz=hazards))
+                else:
+                    steps += [
+                        _drop(current, "changed", location),
+                        _create(wanted, location, again=True, authz=hazards),
+                    ]
         return steps
 
     def removed_message(self, difference: Difference) -> str:
@@ -213,6 +263,13 @@ def policy_entry(policy: Policy) -> dict[str, Any]:
     if policy.with_check is not None:
         entry["with_check"] = policy.with_check
     return entry
+
+
+def _not_volatile(sandbox: Sandbox, functions: frozenset[int]) -> frozenset[int]:
+    if not functions:
+        return frozenset()
+    sandbox.cur.execute(query("stable_functions"), {"oids": sorted(functions)})
+    return frozenset(int(row[0]) for row in sandbox.cur.fetchall())
 
 
 def _alterable(current: Policy, wanted: Policy) -> bool:

@@ -103,3 +103,6 @@ def key_of(table: QualifiedName, name: str) -> ObjectKey:
 @dataclass(frozen=True)
 class PolicyDesired(Desired[Policy]):
     tables: frozenset[QualifiedName] = frozenset()  # tables whose `policies:` is declared: the complete set
+    # Oids of the functions called in these tables' policies (live and desired) inside subqueries that are not
+    # volatile: a call of one wrapped in a scalar subquery is the same value as the bare call (authz hazards).
+    stable_functions: frozenset[int] = frozenset()

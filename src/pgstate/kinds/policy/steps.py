@@ -44,7 +44,12 @@ def _expressions(using: str | None, with_check: str | None) -> list[sql.Composab
 
 
 def _create(
-    policy: Policy, location: SourceLocation | None, *, again: bool = False, needs: set[ObjectKey] | None = None
+    policy: Policy,
+    location: SourceLocation | None,
+    *,
+    again: bool = False,
+    needs: set[ObjectKey] | None = None,
+    authz: tuple[Hazard, ...] = (),
 ) -> Step:
 
     return Step(
@@ -56,7 +61,7 @@ def _create(
         summary=("created again: " if needs else "") + policy.describe(),
         table=policy.table,
         location=location,
-        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
+        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK, *authz),
         after=(StepId(Action.DROP_POLICY, policy.key),) if again else (),
         needs_done=frozenset(needs or ()) | policy.depends_on | _own_columns(policy),
     )
@@ -68,7 +73,7 @@ def _own_columns(policy: Policy) -> frozenset[ObjectKey]:
     return frozenset(column_key(policy.table, column) for column in policy.columns)
 
 
-def _alter(current: Policy, policy: Policy, location: SourceLocation | None) -> Step:
+def _alter(current: Policy, policy: Policy, location: SourceLocation | None, *, authz: tuple[Hazard, ...] = ()) -> Step:
     parts: list[sql.Composable] = [
         sql.SQL("ALTER POLICY {} ON {} TO {}").format(
             sql.Identifier(policy.name), policy.table.identifier(), roles_sql(policy.roles)
@@ -84,12 +89,12 @@ def _alter(current: Policy, policy: Policy, location: SourceLocation | None) -> 
         summary=f"{current.describe()} -> {policy.describe()}",
         table=policy.table,
         location=location,
-        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
+        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK, *authz),
         needs_done=policy.depends_on | _own_columns(policy),
     )
 
 
-def _drop(policy: Policy, reason: str, location: SourceLocation | None) -> Step:
+def _drop(policy: Policy, reason: str, location: SourceLocation | None, *, authz: tuple[Hazard, ...] = ()) -> Step:
     return Step(
         action=Action.DROP_POLICY,
         subject=policy.key,
@@ -99,5 +104,5 @@ def _drop(policy: Policy, reason: str, location: SourceLocation | None) -> Step:
         summary=f"{reason}: {policy.describe()}",
         table=policy.table,
         location=location,
-        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK,),
+        hazards=(Hazard.ACCESS_EXCLUSIVE_LOCK, *authz),
     )

@@ -1,4 +1,4 @@
-"""Rules on the plan: steps that are slow for the application or lose something for good."""
+"""Rules on the plan: steps that are slow for the application, lose something for good, or open up rows."""
 
 from __future__ import annotations
 
@@ -52,6 +52,32 @@ def destructive(ctx: LintContext) -> Iterator[Hit]:
                 " what was backed up",
                 change.location or (ctx.locator.table(change.table) if change.table else None),
             )
+
+
+AUTHZ = {
+    str(Hazard.AUTHZ_WIDENING): "widens who can see or change rows",
+    str(Hazard.AUTHZ_CHANGED): "changes a policy's expression, not provably to the same",
+}
+
+
+@rule(
+    "authz-change",
+    Severity.WARNING,
+    "a plan step widens who can see or change rows (RLS off, a permissive policy added, a restrictive one dropped,"
+    " roles or commands widened), or changes a policy's expression",
+)
+def authz_change(ctx: LintContext) -> Iterator[Hit]:
+    for change in ctx.input.plan.steps if ctx.input.plan else ():
+        found = [what for hazard, what in AUTHZ.items() if hazard in {str(h) for h in change.hazards}]
+        if not found:
+            continue
+        yield Hit(
+            change.target,
+            f"{change.action}: {change.summary} ({'; '.join(found)})",
+            "make sure it is meant: apply refuses it without --allow-authz-widening (a rollback restores the access"
+            " of before without it)",
+            change.location or (ctx.locator.table(change.table) if change.table else None),
+        )
 
 
 def _object_kind(change: Step, prefix: str) -> str | None:

@@ -2,5 +2,6 @@
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 -- alter-column-type public.coupons.code: change type character varying(100) -> character varying(20) (rewrites the table)
+-- hazard data-loss: destroys data: the rows are dumped and the dump verified first; needs --allow-destructive
 ALTER TABLE "public"."coupons" ALTER COLUMN "code" TYPE character varying(20) USING ("code"::character varying(20));
 COMMIT;

@@ -8,6 +8,7 @@ CREATE INDEX CONCURRENTLY "users_email_idx_pgstate" ON "public"."users" USING "b
 BEGIN;
 SET LOCAL lock_timeout = '2s';
 -- alter-column-type public.events.payload: change type json -> jsonb (rewrites the table)
+-- hazard data-loss: destroys data: the rows are dumped and the dump verified first; needs --allow-destructive
 ALTER TABLE "public"."events" ALTER COLUMN "payload" TYPE jsonb USING ("payload"::jsonb);
 -- create-index public.events_payload_idx: gin (payload)
 CREATE INDEX "events_payload_idx" ON "public"."events" USING "gin" ("payload");

@@ -1,0 +1,69 @@
+"""A waiting step names who it waits for; a concurrent build has its own budget for older transactions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from pgharness import TestDatabase, run_pgstate_inprocess, write_desired
+
+
+def apply(db: TestDatabase, desired: Path, *extra: str) -> tuple[int, str, str]:
+    run = run_pgstate_inprocess(["apply", "--yes", "--desired", str(desired), "--database-url", db.url, *extra])
+    return run.exit_code, run.stdout, run.stderr
+
+
+def holder(db: TestDatabase, application: str, statement: str):  # type: ignore[no-untyped-def]
+    conn = db.connect(autocommit=True)
+    conn.execute("SELECT set_config('application_name', %s, false)", [application])
+    conn.autocommit = False
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    conn.execute(statement.encode())
+    return conn
+
+
+def test_a_lock_failure_names_the_session_that_held_the_lock(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (id int PRIMARY KEY, a varchar(10))")
+    desired = write_desired(tmp_path, "table: t\ncolumns:\n  a: {type: text}\n")
+    blocker = holder(database, "the-report-job", "SELECT count(*) FROM t  -- the report\n-- second line")
+    try:
+        pid = blocker.info.backend_pid
+        code, _, err = apply(database, desired, "--lock-timeout", "300ms", "--retries", "1")
+    finally:
+        blocker.close()
+    assert code == 1, err
+    assert f"pid {pid} (the-report-job, idle in transaction" in err, err
+    assert "SELECT count(*) FROM t  -- the report" in err and "second line" not in err
+    assert database.query(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'a'"
+    ) == [("character varying(10)",)]
+
+
+def test_a_build_waits_for_older_transactions_within_its_own_budget(database: TestDatabase, tmp_path: Path) -> None:
+    """A short lock_timeout does not cancel a concurrent build that waits out an old transaction on another
+    table: --build-wait bounds that wait, and the apply names the oldest transaction it waited for."""
+    database.execute("CREATE TABLE t (id int PRIMARY KEY, a int); CREATE TABLE other (id int)")
+    desired = write_desired(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
+    blocker = holder(database, "long-reader", "SELECT count(*) FROM other")
+    pid = blocker.info.backend_pid
+    threading.Timer(1.5, blocker.close).start()
+    started = time.monotonic()
+    code, _, err = apply(database, desired, "--lock-timeout", "200ms", "--build-wait", "30s")
+    assert code == 0, err
+    assert time.monotonic() - started >= 1.0  # it did wait for the reader, longer than lock_timeout
+    assert f"waited for older transactions; the oldest: pid {pid} (long-reader" in err, err
+
+
+def test_a_build_gives_up_after_its_budget_and_says_for_whom(database: TestDatabase, tmp_path: Path) -> None:
+    database.execute("CREATE TABLE t (id int PRIMARY KEY, a int); CREATE TABLE other (id int)")
+    desired = write_desired(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
+    blocker = holder(database, "long-reader", "SELECT count(*) FROM other")
+    try:
+        pid = blocker.info.backend_pid
+        code, _, err = apply(database, desired, "--build-wait", "300ms", "--retries", "0")
+    finally:
+        blocker.close()
+    assert code == 1, err
+    assert "within --build-wait 300ms" in err and f"pid {pid} (long-reader" in err, err
+    assert database.query("SELECT count(*) FROM pg_class WHERE relname = 't_a_idx'") == [(0,)]
