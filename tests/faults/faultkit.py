@@ -662,7 +662,7 @@ def compare_rows(observed: Observed, reference: Reference, skipped: tuple[str, .
 class RecordFacts:
     """What the harness knows happened, to hold the run record against."""
 
-    outcome: str  # pre | pre+builds | post (the transaction committed)
+    outcome: str  # pre | pre+builds (what steps outside the transaction made is still there) | post (committed)
     killed: bool  # the process died without a word (kill -9)
     lost_server: bool  # the server restarted, or the control connection may have been cut: it could not record
     transaction_steps: frozenset[int]  # positions of the steps of the plan's transaction
@@ -813,7 +813,7 @@ def read_results(directory: Path) -> list[dict[str, Any]]:
 
 def signature(problem: str) -> str:
     """A failure's kind, for grouping: the problem without its numbers, digests and quoted names."""
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "…", problem)
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "…", problem.strip().splitlines()[0] if problem.strip() else problem)
     text = re.sub(r"-?\d+", "#", text)
     return text[:140]
 

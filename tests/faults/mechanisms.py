@@ -774,7 +774,8 @@ def run_injection(scenario: Scenario, mode: str, injection: Injection) -> Result
             problems.append(f"{after.prepared} prepared transaction(s) left")
         problems += _exit_problems(done, outcome, injected)
         facts = RecordFacts(
-            outcome="post" if committed else "pre+builds" if outcome == "pre+builds" else "pre",
+            # 'pre+partial': steps outside the transaction left what they made (a restored table): as with builds
+            outcome="post" if committed else "pre+builds" if outcome in ("pre+builds", "pre+partial") else "pre",
             killed=done.killed or done.hung,
             lost_server=armed.lost_server,
             transaction_steps=scenario.transaction_steps,

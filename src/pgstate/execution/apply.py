@@ -109,6 +109,12 @@ def _apply_locked(
     confirm: Confirm,
 ) -> ApplyOutcome:
     restoration = options.restoration
+    # First, under the lock: a run left 'running' by a process that died is finished and reported, also when
+    # this apply then finds nothing to do.
+    if runs.history_exists(control):
+        runs.ensure_schema(control)  # an older pgstate's record lacks columns the recovery reads
+        for line in runs.recover_interrupted(control):
+            say(line)
     before, plan = plan_for(control, desired, lock_timeout=options.lock_timeout)
     if restoration is not None:
         plan = restoration.merged(plan)
@@ -134,8 +140,6 @@ def _apply_locked(
         raise Refused("not confirmed; nothing was changed", hint="answer y, or pass --yes")
 
     runs.ensure_schema(control)
-    for line in runs.recover_interrupted(control):
-        say(line)
     commit, dirty = desired_commit(desired.directory) if desired.directory is not None else (None, None)
     run_id = runs.start_run(
         control,
