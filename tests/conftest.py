@@ -7,21 +7,12 @@ template database per server with the Supabase emulation, and gives every test a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from pgharness import SUPABASE_EMULATION, TEMPLATE_DB, TestDatabase, fresh_database
-from pgstate.servers.local import LocalServer, debian_bin_dir, embedded_bin_dir, ensure_server, stop_server
-
-PG15_MISSING = "PostgreSQL 15 binaries not installed (apt-get install postgresql-15)"
-
-
-def _bin_dir(server_id: str) -> Path | None:
-    if server_id == "pg18":
-        return embedded_bin_dir()
-    return debian_bin_dir(15)
+from pgharness import PG15_MISSING, SUPABASE_EMULATION, TEMPLATE_DB, TestDatabase, fresh_database, server_bin_dir
+from pgstate.servers.local import LocalServer, ensure_server, stop_server
 
 
 def _create_template(server: LocalServer) -> None:
@@ -38,7 +29,7 @@ def _create_template(server: LocalServer) -> None:
 def pg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A running server with the template database ready; stopped when the session ends."""
     server_id: str = request.param
-    bin_dir = _bin_dir(server_id)
+    bin_dir = server_bin_dir(server_id)
     if bin_dir is None:
         pytest.skip(PG15_MISSING)
     # tmp_path_factory is per xdist worker (…/popen-gw0/), so workers never share a server.

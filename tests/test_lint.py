@@ -38,7 +38,8 @@ from pgstate.planning.plan import Plan
 from pgstate.planning.steps import Action, Hazard, Lock, Phase, Step
 from pgstate.source.documents import read_specs
 from pgstate.source.export import ExportTargets
-from pgstate.source.loader import Document, load_documents
+from pgstate.source.loader import load_documents
+from pgstate.source.nodes import Document
 
 
 def qn(name: str) -> QualifiedName:

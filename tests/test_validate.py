@@ -11,7 +11,8 @@ from jsonschema import Draft202012Validator
 from pgstate.errors import InvalidDesiredState
 from pgstate.model.naming import default_index_name
 from pgstate.source.documents import validate_documents
-from pgstate.source.loader import Document, load_documents
+from pgstate.source.loader import load_documents
+from pgstate.source.nodes import Document
 from pgstate.source.schema import load_schema, no_kind_message
 
 NO_KIND = no_kind_message()

@@ -28,7 +28,7 @@ import psycopg
 
 from catalog import differences, snapshot
 from pgharness import FORGET_LEGACY_READS, SUPABASE_EMULATION, TestDatabase, _cli_env
-from pgstate.servers.local import LocalServer, debian_bin_dir, embedded_bin_dir, ensure_server
+from pgstate.servers.local import LocalServer, ensure_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DESIRED = ROOT / "desired"
@@ -42,12 +42,6 @@ SEED_TABLE_COUNTS = (5000, 20000, 60000, 100000, 200000)  # the seed's row count
 
 
 # --- servers ---
-
-
-def bin_dir_for(server_id: str) -> Path | None:
-    if server_id == "pg18":
-        return embedded_bin_dir()
-    return debian_bin_dir(15)
 
 
 @dataclass

@@ -29,7 +29,6 @@ from faultkit import (
     RecordFacts,
     Reference,
     Result,
-    bin_dir_for,
     check_run_record,
     classify,
     compare_rows,
@@ -51,7 +50,7 @@ from faultkit import (
 from faultproxy import Controller, Link, Message, Proxy, Verdict
 
 from catalog import differences
-from pgharness import TestDatabase, run_pgstate_inprocess
+from pgharness import PG15_MISSING, TestDatabase, run_pgstate_inprocess, server_bin_dir
 
 FAST_LOCKS = ("50ms", 1)  # --lock-timeout, --retries for the competing-lock injections: fail fast
 # The competing lock is held this long, many times what the retries take (0.05 + ~0.5 + 0.05 s): a run still going
@@ -896,9 +895,9 @@ class Campaign:
 
     def server(self, server_id: str) -> FaultServer:
         if server_id not in self.servers:
-            bin_dir = bin_dir_for(server_id)
+            bin_dir = server_bin_dir(server_id)
             if bin_dir is None:
-                pytest.skip("PostgreSQL 15 binaries not installed (apt-get install postgresql-15)")
+                pytest.skip(PG15_MISSING)
             server = FaultServer.start(server_id, bin_dir, self.base / f"server-{server_id}" / "data")
             self.servers[server_id] = server
             self.templates[server_id] = seed_template(server, divisor())

@@ -28,6 +28,7 @@ from ..errors import PgstateError, Refused
 from ..execution.apply import ApplyOutcome, Confirm, Say, apply
 from ..execution.options import ApplyOptions
 from ..execution.restoration import Restoration
+from ..kinds import all_kinds
 from ..model.keys import table_key
 from ..model.names import QualifiedName
 from ..planning.steps import Action, Lock, Phase, Step
@@ -78,18 +79,13 @@ def without_tables(specs: SpecSet, tables: set[QualifiedName]) -> SpecSet:
     """The specs without the documents of ``tables`` (tables that are not there yet: they cannot be planned)."""
     if not tables:
         return specs
+    of_tables = {kind.name for kind in all_kinds() if kind.document == "table"}  # keys that start with the table
     headers = tuple(h for h in specs.headers if not (h.kind == "table" and h.qualified in tables))
     by_kind = {
-        kind: tuple(
-            spec for spec in found if getattr(spec.key, "table", None) not in tables or spec.key.kind in _NOT_OF_TABLES
-        )
+        kind: tuple(spec for spec in found if kind not in of_tables or spec.key.table not in tables)
         for kind, found in specs.by_kind.items()
     }
     return replace(specs, headers=headers, by_kind=by_kind)
-
-
-# Kinds whose keys do not start with a table (their first two parts are something else).
-_NOT_OF_TABLES = frozenset({"function", "view", "setting", "role-setting", "extension"})
 
 
 def plan_restoration(conn: psycopg.Connection[Any], run: runs.Run, full: SpecSet) -> Restoration:

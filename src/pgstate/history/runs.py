@@ -101,7 +101,7 @@ def start_run(
 def commit_marks(run_id: int, positions: list[int], converted: dict[str, Any]) -> list[sql.Composed]:
     """The statements that end a run's transaction: they mark its steps committed (and record what its lossy
     type changes left) in that same transaction, so the record is committed exactly when the changes are."""
-    marks = [
+    return [
         sql.SQL(
             "UPDATE pgstate.run_steps SET status = {}, finished_at = clock_timestamp()"
             " WHERE run_id = {} AND position = ANY ({})"
@@ -110,7 +110,6 @@ def commit_marks(run_id: int, positions: list[int], converted: dict[str, Any]) -
             sql.Literal(Jsonb(converted)), sql.Literal(run_id)
         ),
     ]
-    return marks
 
 
 class RunRecord:

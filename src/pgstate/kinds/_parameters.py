@@ -17,6 +17,7 @@ from ..model.names import parse_identifier_list
 from ..planning.diff import Difference, FieldChange
 from ..planning.steps import Action, Lock, Phase, Step
 from ..units import SettingInfo, is_list_setting, setting_value
+from . import _records
 
 # Contexts in which ALTER DATABASE/ROLE ... SET has no effect or is refused (pg_settings.context).
 SERVER_CONTEXTS = {
@@ -102,9 +103,15 @@ def shown_fields(name: str, fields: tuple[FieldChange, ...]) -> tuple[FieldChang
     return tuple(FieldChange(change.field, REDACTED, REDACTED) for change in fields)
 
 
-def shown_sql(name: str, value: str | tuple[str, ...]) -> sql.Composable:
-    """value_sql for what plans print: a secret's value withheld (the statement that runs has it)."""
-    return sql.Literal(REDACTED) if looks_secret(name) else value_sql(name, value)
+def set_statements(
+    target: sql.Composable, name: str, value: str | tuple[str, ...]
+) -> tuple[sql.Composed, sql.Composed | None]:
+    """``<target> SET name = value``, and for a secret the same with its value withheld, for what plans print
+    (None otherwise: plans print the statement itself)."""
+    statement = sql.SQL("{} SET {} = {}")
+    dotted = _records.dotted_name(name)
+    shown_statement = statement.format(target, dotted, sql.Literal(REDACTED)) if looks_secret(name) else None
+    return statement.format(target, dotted, value_sql(name, value)), shown_statement
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,11 @@ from ._parameters import (
     is_custom,
     parameter_step,
     parse_config,
+    set_statements,
     setting_text,
     shown,
     shown_fields,
-    shown_sql,
     stored_elements,
-    value_sql,
     yaml_value,
 )
 from .base import Desired, Disposition, Kind, Live, register
@@ -191,15 +190,10 @@ class RoleSettingKind(Kind[RoleSpec, Parameter]):
             else:
                 wanted: Parameter = difference.desired
                 was = shown(name, difference.live.value) if difference.live is not None else "(not set)"
-                statement = sql.SQL("{} SET {} = {}").format(
-                    target, _records.dotted_name(name), value_sql(name, wanted.value)
-                )
+                statement, printed = set_statements(target, name, wanted.value)
                 summary = f"{was} -> {shown(name, wanted.value)} (new sessions of {role})"
                 record = _records.record_set(self.name, owner, name, shown(name, wanted.value))
                 action = Action.SET_ROLE_SETTING
-                printed = sql.SQL("{} SET {} = {}").format(
-                    target, _records.dotted_name(name), shown_sql(name, wanted.value)
-                )
             steps.append(parameter_step(difference, action, statement, summary, record, printed))
         return steps
 

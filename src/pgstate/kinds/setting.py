@@ -30,12 +30,11 @@ from ._parameters import (
     is_custom,
     parameter_step,
     parse_config,
+    set_statements,
     setting_text,
     shown,
     shown_fields,
-    shown_sql,
     stored_elements,
-    value_sql,
     yaml_value,
 )
 from .base import Desired, Disposition, Kind, Live, register
@@ -136,18 +135,15 @@ class SettingKind(Kind[ParameterSpec, Parameter]):
             else:
                 wanted: Parameter = difference.desired
                 was = shown(name, difference.live.value) if difference.live is not None else "(not set)"
+                statement, printed = set_statements(sql.SQL("ALTER DATABASE {}").format(database), name, wanted.value)
                 steps.append(
                     parameter_step(
                         difference,
                         Action.SET_SETTING,
-                        sql.SQL("ALTER DATABASE {} SET {} = {}").format(
-                            database, _records.dotted_name(name), value_sql(name, wanted.value)
-                        ),
+                        statement,
                         f"{was} -> {shown(name, wanted.value)} (new sessions)",
                         _records.record_set(self.name, live.database, name, shown(name, wanted.value)),
-                        sql.SQL("ALTER DATABASE {} SET {} = {}").format(
-                            database, _records.dotted_name(name), shown_sql(name, wanted.value)
-                        ),
+                        printed,
                     )
                 )
         return steps

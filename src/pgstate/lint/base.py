@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SourceLocation
-from ..source.loader import Document
+from ..source.nodes import Document
 
 if TYPE_CHECKING:
     from ..pipeline import State

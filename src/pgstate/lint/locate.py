@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import SourceLocation
 from ..model.names import QualifiedName
-from ..source.loader import Document
+from ..source.nodes import Document
 from .base import LintFinding
 
 

@@ -16,7 +16,8 @@ from ..errors import InvalidDesiredState, PgstateError, SourceLocation
 from ..model.access import Access
 from ..model.keys import ObjectKey
 from ..model.names import QualifiedName
-from .loader import Document, PathKey, listed_per_file
+from .nodes import Document, PathKey
+from .problems import listed_per_file
 
 # Documents of these kinds hold their kinds' keys under their first key.
 NESTED = frozenset({"database"})

@@ -40,7 +40,7 @@ from ..kinds import all_kinds
 from ..model.names import QualifiedName
 from .compose import Part, Unexpressible, compose, dump_document
 from .documents import read_specs
-from .loader import Document
+from .nodes import Document
 
 SCHEMA_FILE = Path("schemas") / "desired.schema.json"
 PACKAGED_SCHEMA = Path(__file__).resolve().parent.parent / "schema" / "desired.schema.json"

@@ -1,28 +1,19 @@
-"""Reading the desired directory: YAML documents into plain data that remembers where every value was written.
-
-PyYAML's ``safe_load`` forgets positions, and messages must say ``file:line:col``. So the files are only
-*composed* (libyaml builds the node tree, each node with its start mark) and the tree is turned into dicts,
-lists and scalars here, recording the position of every path on the way.
-"""
+"""Reading the desired directory: each file's YAML stream, bounded and with its syntax errors worded, composed
+into node trees that ``source.nodes`` turns into documents remembering where every value was written."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 import yaml.reader
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from ..errors import InvalidDesiredState, PgstateError, SourceLocation
-
-PathKey = tuple[str | int, ...]
-"""Where a value sits in a document: keys and list indices from the root, e.g. ("indexes", 0, "name")."""
+from .nodes import Document, build_document
+from .problems import FileProblems
 
 # libyaml's composer is an order of magnitude faster than the pure-Python one; both give the same nodes.
 try:
@@ -34,42 +25,12 @@ except ImportError:  # PyYAML built without libyaml
 
     _OFFSETS_IN_BYTES = False
 
-_ALIAS_EXPANSION_LIMIT = 100_000  # far beyond any real desired file, far below exhausting memory
 # A file's node tree costs about 300 bytes a value while it is built, before anything can look at it: a 10 MB
 # line of `x, x, ...` would take 1.5 GB. A thousand tables in one file are some 60,000 values.
 VALUE_LIMIT = 250_000
-MAX_DEPTH = 64  # the format nests five levels deep (indexes[0].columns[0].column); JSON Schema's checks recurse
-PROBLEMS_PER_FILE = 100  # the rest of a file that repeats a mistake a million times is not worded (nor read)
 # What may precede a value in YAML: every value but a document's root follows an indicator or starts a line
 # (a key of a block mapping), and one such character starts at most two values (`- a: b`, `{a, b}`).
 _VALUE_STARTS = (":", ",", "[", "{", "-", "?", "\n", "\r", "\x85", "\u2028", "\u2029")
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_NULL_TAG = "tag:yaml.org,2002:null"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_SCALAR_TAGS = ("null", "bool", "int", "float")
-# A plain `2020-01-01` is a timestamp to YAML 1.1, but no value of the format is a date, and JSON Schema has no
-# date type: it stays the text it was written as (a setting value, or a type error the schema check words).
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-
-# The constructors safe loading uses, so that `yes`, `0x1F`, `1_000`, `~` mean what they mean to every other
-# YAML 1.1 tool (`.inf` and `.nan` too, which are then refused: JSON, and so the format, has no such number).
-_CONSTRUCTOR = SafeConstructor()
-_SCALAR_CONSTRUCTORS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
-    f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"] for name in _SCALAR_TAGS
-}
-
-
-# A position is one int, (line << _COLUMN_BITS) | column: a large tree records one per value, and an int costs
-# a third of a (line, column) tuple's memory and nothing to the cycle collector, which walks every tuple.
-_COLUMN_BITS = 32
-_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
-
-
-def position(mark: yaml.Mark) -> int:
-    """A mark's 1-based line and column, packed."""
-    return ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)
-
 
 _RESOLVED_TAGS: dict[tuple[Any, ...], str] = {}
 _RESOLVED_TAGS_LIMIT = 100_000  # bounds the memory a huge file with unique values can take
@@ -90,33 +51,6 @@ class _Loader(_BaseLoader):
             if len(_RESOLVED_TAGS) < _RESOLVED_TAGS_LIMIT:
                 _RESOLVED_TAGS[key] = tag
         return tag
-
-
-@dataclass(frozen=True)
-class Document:
-    """One YAML document of a desired file, as plain data, with the position of every value in it."""
-
-    file: str  # as messages show it: relative to the working directory when possible
-    index: int  # 0-based position in its file, counting empty documents too, as `---` separators show
-    data: dict[str, Any]
-    # path -> position (see ``position``), 1-based: a mapping entry is located at its key, a list item at the item.
-    locations: dict[PathKey, int] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def kind(self) -> str | None:
-        """The document's first key (``table``, ``database``, ...), or None for an empty mapping."""
-        return next(iter(self.data), None)
-
-    def locate(self, path: PathKey) -> SourceLocation:
-        """Where ``path`` was written; for a missing path, where its deepest existing parent was."""
-        found = self.locations.get(path)
-        if found is not None:  # the common case, without slicing
-            return SourceLocation(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
-        for end in range(len(path) - 1, -1, -1):
-            found = self.locations.get(path[:end])
-            if found is not None:
-                return SourceLocation(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
-        return SourceLocation(self.file, 1, 1)
 
 
 def load_documents(desired_dir: Path) -> list[Document]:
@@ -184,7 +118,7 @@ def _load_stream(text: str, display: str, problems: list[PgstateError], *, limit
             problems.append(too_many)
             return []
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            document = _build_document(root, display, index, found)
+            document = build_document(root, display, index, found)
             if document is not None:
                 documents.append(document)
     except yaml.MarkedYAMLError as error:
@@ -197,59 +131,6 @@ def _load_stream(text: str, display: str, problems: list[PgstateError], *, limit
         )
     problems.extend(found.listed())
     return documents
-
-
-class FileProblems(list[PgstateError]):
-    """The problems of one file, the first ``PROBLEMS_PER_FILE`` of them, and one more saying that the rest of the
-    file is not listed: a file that repeats a mistake a million times gets a report one can read."""
-
-    def append(self, problem: PgstateError) -> None:
-        if len(self) <= PROBLEMS_PER_FILE:
-            super().append(problem)
-
-    def listed(self) -> list[PgstateError]:
-        if len(self) <= PROBLEMS_PER_FILE:
-            return [readable(problem) for problem in self]
-        return [*map(readable, self[:PROBLEMS_PER_FILE]), more_problems(self[PROBLEMS_PER_FILE])]
-
-
-def listed_per_file(problems: list[PgstateError]) -> list[PgstateError]:
-    """The first ``PROBLEMS_PER_FILE`` problems of each file, in the order given, and where the next one is."""
-    counts: dict[str, int] = {}
-    listed = []
-    for problem in problems:
-        file = problem.location.file if problem.location else ""
-        count = counts[file] = counts.get(file, 0) + 1
-        if count <= PROBLEMS_PER_FILE:
-            listed.append(readable(problem))
-        elif count == PROBLEMS_PER_FILE + 1:
-            listed.append(more_problems(problem))
-    return listed
-
-
-def readable(problem: PgstateError) -> PgstateError:
-    """The problem with what it quotes of the files made printable: a name with a line break, a tab or a
-    terminal escape in it stays on the message's one line, and cannot recolour the terminal."""
-    problem.message = _printable(problem.message)
-    problem.hint = _printable(problem.hint) if problem.hint else problem.hint
-    if problem.location and not problem.location.file.isprintable():
-        problem.location = problem.location._replace(file=_printable(problem.location.file))
-    return problem
-
-
-def _printable(text: str) -> str:
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def more_problems(first_unlisted: PgstateError) -> PgstateError:
-    """What stands for the problems of a file beyond the first ``PROBLEMS_PER_FILE``, where the next one is."""
-    return PgstateError(
-        f"more problems from here on are not listed (at most {PROBLEMS_PER_FILE} per file)",
-        location=first_unlisted.location,
-        hint="fix the ones above (often one mistake repeated), then validate again",
-    )
 
 
 def _beyond_value_limit(text: str, display: str) -> PgstateError | None:
@@ -306,275 +187,3 @@ def _syntax_error(error: yaml.MarkedYAMLError, display: str) -> PgstateError:
         location=location,
         hint="check the indentation and quoting around this place",
     )
-
-
-def _build_document(root: Node | None, display: str, index: int, problems: FileProblems) -> Document | None:
-    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
-        return None  # an empty document, e.g. after a trailing `---`
-    builder = _Builder(display, problems)
-    if not isinstance(root, MappingNode):
-        problems.append(
-            PgstateError(
-                "a document must be a mapping whose first key is its kind (table, database, function, view)",
-                location=builder.mark(root),
-            )
-        )
-        return None
-    start = root.start_mark
-    builder.locations[()] = position(start)
-    try:
-        data = builder.value(root, ())
-    except RecursionError:  # not met: nesting, aliases and merges are bounded; still, never a traceback
-        problems.append(PgstateError("a YAML alias refers to itself", location=builder.mark(root)))
-        return None
-    return Document(file=display, index=index, data=data, locations=builder.locations)
-
-
-class _Builder:
-    """Turns one document's node tree into plain data, recording locations and problems as it goes."""
-
-    def __init__(self, display: str, problems: FileProblems):
-        self.display = display
-        self.problems = problems
-        self.locations: dict[PathKey, int] = {}
-        self.built: dict[int, Any] = {}  # id(collection node) -> its value; the nodes outlive the walk
-        self.building: set[int] = set()  # id(collection node) of those being built: an alias of one is a cycle
-        # id(collection node) -> its size with aliases expanded, and how deep it nests
-        self.extents: dict[int, tuple[int, int]] = {}
-        self.merges: dict[int, dict[Any, tuple[Node, Node]]] = {}  # id(mapping) -> the entries it brings to `<<`
-        self.merging: set[int] = set()
-        self.expanded = 0  # values brought in by aliases so far
-
-    def mark(self, node: Node) -> SourceLocation:
-        return SourceLocation(self.display, node.start_mark.line + 1, node.start_mark.column + 1)
-
-    def value(self, node: Node, path: PathKey) -> Any:
-        # Exact type checks: this runs for every node of every file, and the node classes are final.
-        if type(node) is ScalarNode:
-            if node.tag == _STR_TAG:
-                return node.value
-            return self.scalar(node)
-        # An alias reaches the same node again: reuse its value (as safe loading shares it) rather than
-        # build it anew, which would let a few nested aliases expand exponentially. Inner locations are
-        # recorded under the anchor's path only; locate() of a path through the alias points at the alias.
-        built = self.built.get(id(node))
-        if built is not None:
-            return self.reuse(node, built, path)
-        if id(node) in self.building:
-            self.problems.append(
-                PgstateError(
-                    "a YAML alias refers to itself: its anchor is on a list or mapping that holds it",
-                    location=self.mark(node),  # an alias is its anchor's node: libyaml keeps no alias position
-                    hint="write the value out instead of the alias",
-                )
-            )
-            return None
-        if len(path) >= MAX_DEPTH:
-            self.problems.append(self.too_deep(node))
-            return None
-        self.building.add(id(node))
-        built = self.sequence(node, path) if type(node) is SequenceNode else self.mapping(node, path)
-        self.building.discard(id(node))
-        self.built[id(node)] = built
-        return built
-
-    def too_deep(self, node: Node) -> PgstateError:
-        return PgstateError(
-            f"lists and mappings nested more than {MAX_DEPTH} levels deep",
-            location=self.mark(node),
-            hint="the format nests a few levels: check the indentation and the brackets",
-        )
-
-    def reuse(self, node: Node, built: Any, path: PathKey) -> Any:
-        """The value of an aliased collection, within a budget: what reads it later (JSON Schema's
-        messages print values whole) must not meet a billion-laughs expansion, nor nesting without end."""
-        size, height = self.extent(node)
-        if len(path) + height > MAX_DEPTH:
-            self.problems.append(self.too_deep(node))
-            return None
-        self.expanded += size
-        if self.expanded <= _ALIAS_EXPANSION_LIMIT:
-            return built
-        if self.expanded - size <= _ALIAS_EXPANSION_LIMIT:  # report once per document
-            self.problems.append(
-                PgstateError(
-                    f"aliases of this YAML anchor expand the document beyond {_ALIAS_EXPANSION_LIMIT:,} values",
-                    location=self.mark(node),  # an alias is its anchor's node: libyaml keeps no alias position
-                    hint="write the repeated parts out, or use fewer nested aliases",
-                )
-            )
-        return None
-
-    def extent(self, node: Node) -> tuple[int, int]:
-        """How many nodes ``node`` stands for once every alias inside it is expanded, and how deep it nests.
-
-        Without recursion: an anchored tree may nest as deep as libyaml lets it (1,000 levels)."""
-        if type(node) is ScalarNode:
-            return 1, 0
-        extents = self.extents
-        stack: list[tuple[Node, bool]] = [(node, False)]
-        while stack:
-            current, children_done = stack.pop()
-            if not children_done and id(current) in extents:
-                continue
-            children = current.value if type(current) is SequenceNode else [p for pair in current.value for p in pair]
-            if children_done:
-                parts = [extents.get(id(child), (1, 0)) for child in children]
-                extents[id(current)] = (1 + sum(size for size, _ in parts), 1 + max((h for _, h in parts), default=0))
-            else:
-                extents[id(current)] = (1, 0)  # what a node that holds itself counts for (reported elsewhere)
-                stack.append((current, True))
-                stack.extend((child, False) for child in children if type(child) is not ScalarNode)
-        return extents[id(node)]
-
-    def scalar(self, node: ScalarNode) -> Any:
-        if node.tag == _TIMESTAMP_TAG:
-            return node.value
-        construct = _SCALAR_CONSTRUCTORS.get(node.tag)
-        if construct is None:
-            self.problems.append(
-                PgstateError(
-                    f"unsupported YAML tag {node.tag}",
-                    location=self.mark(node),
-                    hint="write plain strings, numbers, booleans, lists and mappings",
-                )
-            )
-            return node.value
-        try:
-            value = construct(_CONSTRUCTOR, node)
-        except (yaml.YAMLError, ValueError, KeyError, IndexError):  # `!!int abc`, `!!bool t`, `!!int ""`
-            self.problems.append(
-                PgstateError(
-                    f"{node.value!r} is not a value of the YAML tag {node.tag}",
-                    location=self.mark(node),
-                    hint="remove the tag, or write a value of its type",
-                )
-            )
-            return node.value
-        if type(value) is float and not math.isfinite(value):  # `.inf`, `.nan`, `1e999`: JSON has no such number
-            self.problems.append(
-                PgstateError(
-                    f"{node.value!r} is not a finite number",
-                    location=self.mark(node),
-                    hint="write a finite number, or quote it to mean the text",
-                )
-            )
-            return node.value
-        return value
-
-    def sequence(self, node: Node, path: PathKey) -> list[Any]:
-        items: list[Any] = []
-        locations = self.locations
-        for position, item in enumerate(node.value):
-            item_path = (*path, position)
-            mark = item.start_mark
-            locations[item_path] = ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)  # position(), inlined
-            items.append(self.value(item, item_path))
-        return items
-
-    def mapping(self, node: Node, path: PathKey) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        merged: list[tuple[Node, Node]] = []
-        locations = self.locations
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if type(key_node) is not ScalarNode or key_node.tag == _MERGE_TAG or key in result:
-                self.unusual_entry(result, key_node, value_node, path, merged)
-                continue
-            # The common case, inlined: this loop dominates the time to load a large tree.
-            key_path = (*path, key)
-            mark = key_node.start_mark
-            locations[key_path] = ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)  # position(), inlined
-            if type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
-                result[key] = value_node.value
-            else:
-                result[key] = self.value(value_node, key_path)
-        for key_node, value_node in merged:
-            self.entry(result, key_node, value_node, path, merged=True)
-        return result
-
-    def unusual_entry(
-        self, result: dict[str, Any], key_node: Node, value_node: Node, path: PathKey, merged: list[tuple[Node, Node]]
-    ) -> None:
-        """A merge key (kept for after the mapping's own keys), a non-scalar key or a duplicate key."""
-        if key_node.tag == _MERGE_TAG:
-            merged.extend(self.merged_entries(value_node, len(path)))
-        else:
-            self.entry(result, key_node, value_node, path, merged=False)
-
-    def entry(self, result: dict[str, Any], key_node: Node, value_node: Node, path: PathKey, *, merged: bool) -> None:
-        """Adds one key to ``result``; a merged key (``<<``) yields to a key already there."""
-        key = self.key(key_node)
-        if key is None:
-            return
-        key_path = (*path, key)
-        if key in result:
-            if not merged:
-                first_line = self.locations[key_path] >> _COLUMN_BITS
-                self.problems.append(
-                    PgstateError(
-                        f"duplicate key {key!r} in this mapping (first written on line {first_line})",
-                        location=self.mark(key_node),
-                        hint="a key may appear once per mapping: remove or merge one of them",
-                    )
-                )
-            return
-        self.locations[key_path] = position(key_node.start_mark)
-        result[key] = self.value(value_node, key_path)
-
-    def key(self, node: Node) -> str | None:
-        # Keys are names (keys of the format, column, setting and parameter names), so they keep their
-        # text: YAML 1.1 would otherwise turn a column called `on` or `yes` into a boolean.
-        if type(node) is ScalarNode:
-            return str(node.value)  # str() for mypy: a scalar's value is always text
-        self.problems.append(
-            PgstateError("a mapping key must be a plain name, not a list or mapping", location=self.mark(node))
-        )
-        return None
-
-    def merged_entries(self, node: Node, depth: int) -> list[tuple[Node, Node]]:
-        """The entries a YAML merge key (``<<: *defaults`` or ``<<: [*a, *b]``) brings, earlier ones first."""
-        return list(self.merged_keys(node, depth).values())
-
-    def merged_keys(self, node: Node, depth: int) -> dict[Any, tuple[Node, Node]]:
-        if depth >= MAX_DEPTH:  # mappings that merge mappings that merge ...
-            self.problems.append(self.too_deep(node))
-            return {}
-        sources = node.value if type(node) is SequenceNode else [node]
-        entries: dict[Any, tuple[Node, Node]] = {}
-        for source in sources:
-            if type(source) is not MappingNode:
-                self.problems.append(
-                    PgstateError("`<<` must merge a mapping or a list of mappings", location=self.mark(source))
-                )
-                continue
-            for key, entry in self.merged_from(source, depth).items():
-                entries.setdefault(key, entry)  # an earlier mapping's key wins, as a key written there would
-        return entries
-
-    def merged_from(self, source: Node, depth: int) -> dict[Any, tuple[Node, Node]]:
-        """The entries of one merged mapping, by key: its own, then those it merges itself. Once per mapping: a
-        chain of mappings that each merge the previous one several times would expand exponentially."""
-        known = self.merges.get(id(source))
-        if known is not None:
-            return known
-        if id(source) in self.merging:
-            self.problems.append(
-                PgstateError("a YAML merge key (`<<`) merges a mapping into itself", location=self.mark(source))
-            )
-            return {}
-        self.merging.add(id(source))
-        own: dict[Any, tuple[Node, Node]] = {}
-        nested: dict[Any, tuple[Node, Node]] = {}
-        for key_node, value_node in source.value:
-            if key_node.tag == _MERGE_TAG:
-                for key, entry in self.merged_keys(value_node, depth + 1).items():
-                    nested.setdefault(key, entry)
-            else:  # a key that is not a name is reported where the entry is built: kept apart here
-                key = str(key_node.value) if type(key_node) is ScalarNode else id(key_node)
-                own.setdefault(key, (key_node, value_node))
-        self.merging.discard(id(source))
-        for key, entry in nested.items():
-            own.setdefault(key, entry)
-        self.merges[id(source)] = own
-        return own

@@ -20,7 +20,8 @@ import jsonschema_rs
 
 from ..errors import PgstateError
 from ..model.naming import MAX_IDENTIFIER_BYTES
-from .loader import PROBLEMS_PER_FILE, Document, PathKey
+from .nodes import Document, PathKey
+from .problems import PROBLEMS_PER_FILE
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, FormatChecker
@@ -44,7 +45,7 @@ def schema_problems(docs: list[Document]) -> tuple[list[PgstateError], list[Docu
     """The schema problems of the documents, and the documents that have none (in order).
 
     Wording a problem takes jsonschema a fraction of a millisecond: past one more than a file's problems are
-    listed (``source.loader.listed_per_file``), the rest of that file is not checked (nor valid)."""
+    listed (``source.problems.listed_per_file``), the rest of that file is not checked (nor valid)."""
     problems: list[PgstateError] = []
     valid: list[Document] = []
     per_file: dict[str, int] = {}
