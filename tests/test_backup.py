@@ -143,7 +143,7 @@ def test_awkward_table_round_trips_through_dump_and_restore(
     with _second_database(database) as target:
         with psycopg.connect(target, autocommit=True) as conn:
             conn.execute('CREATE SCHEMA "Backup Sch"')
-        restore_table(target, dump, tool.bin_dir)
+        restore_table(target, dump, tool.bin_dir, "2s")
         assert _checksum(target, WEIRD) == before
         with psycopg.connect(target) as conn:
             # Privileges travel with the dump: who may read the rows is part of what was backed up.
@@ -225,7 +225,7 @@ def test_restore_refuses_a_changed_file(database: TestDatabase, tool: DumpTool, 
     with dump.file.open("a") as handle:
         handle.write("-- tampered\n")
     with pytest.raises(PgstateError, match="has changed since it was written"):
-        restore_table(database.url, dump, tool.bin_dir)
+        restore_table(database.url, dump, tool.bin_dir, "2s")
 
 
 def test_failed_restore_reports_psql_error(database: TestDatabase, tool: DumpTool, tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_failed_restore_reports_psql_error(database: TestDatabase, tool: DumpToo
     [dump] = dump_tables(database.url, [WEIRD], tmp_path, tool)
     # The table still exists: CREATE TABLE fails, ON_ERROR_STOP stops, the single transaction rolls back.
     with pytest.raises(PgstateError, match="already exists"):
-        restore_table(database.url, dump, tool.bin_dir)
+        restore_table(database.url, dump, tool.bin_dir, "2s")
     assert _count(database.url, WEIRD) == 6
 
 
@@ -416,7 +416,7 @@ def test_password_never_leaves_the_environment(
     )
     for failing in (
         lambda: dump_tables(url, [QualifiedName("public", "nope")], directory, tool),
-        lambda: restore_table(url, tables[0], tool.bin_dir),  # the table exists: psql fails
+        lambda: restore_table(url, tables[0], tool.bin_dir, "2s"),  # the table exists: psql fails
         lambda: dump_definitions(url, [FunctionRef("nope()")], directory, tool),
     ):
         with pytest.raises(PgstateError) as caught:

@@ -69,3 +69,26 @@ def test_declared_objects_must_exist(database: TestDatabase, tmp_path: Path, pro
     drift = run_pgstate_inprocess(["drift", "--desired", str(desired), "--database-url", database.url])
     assert drift.exit_code == 2
     assert "does not exist" in drift.stdout
+
+
+def test_a_lost_connection_is_no_refused_fragment(database: TestDatabase) -> None:
+    """A connection that dies while fragments are checked goes on as the connection error it is: not a problem
+    reported against the desired file, and not an internal error (a savepoint that could not be opened left
+    the check with nothing to run)."""
+    import psycopg
+
+    from pgstate.catalog.snapshot import read_live
+    from pgstate.errors import SourceLocation
+    from pgstate.sandbox.session import Sandbox
+    from pgstate.source.documents import read_specs
+
+    conn = psycopg.connect(database.url)
+    try:
+        sandbox = Sandbox(conn, read_live(conn, read_specs([], None)), "1s")
+        sandbox.execute(psycopg.sql.SQL("SELECT 1"))  # the rolled-back transaction is open
+        database.execute(f"SELECT pg_terminate_backend({conn.info.backend_pid})")
+        with pytest.raises(psycopg.OperationalError), sandbox.collect(SourceLocation("t.yaml", 1, 1)):
+            sandbox.execute(psycopg.sql.SQL("SELECT 1"))
+        assert not sandbox.problems.sorted()
+    finally:
+        conn.close()

@@ -67,3 +67,28 @@ def test_a_build_gives_up_after_its_budget_and_says_for_whom(database: TestDatab
     assert code == 1, err
     assert "within --build-wait 300ms" in err and f"pid {pid} (long-reader" in err, err
     assert database.query("SELECT count(*) FROM pg_class WHERE relname = 't_a_idx'") == [(0,)]
+
+
+def test_reading_the_catalog_waits_at_most_lock_timeout_and_names_the_holder(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    """Deparsing an index takes ACCESS SHARE on its table: a session holding the table exclusively must not make
+    a plan (or a failed apply's check of the pre-run state) wait as long as it likes."""
+    database.execute("CREATE TABLE t (id int PRIMARY KEY, a int); CREATE INDEX t_a_idx ON t (a) WHERE a > 0")
+    desired = write_desired(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a], where: 'a > 0'}\n")
+    blocker = holder(database, "the-migration", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+    # Without the bound the plan would wait until the holder lets go (after a minute, to end the test), and then
+    # succeed: the exit code and the message below tell the two apart.
+    release = threading.Timer(60, blocker.close)
+    release.start()
+    try:
+        pid = blocker.info.backend_pid
+        run = run_pgstate_inprocess(
+            ["plan", "--desired", str(desired), "--database-url", database.url, "--lock-timeout", "300ms"]
+        )
+    finally:
+        release.cancel()
+        blocker.close()
+    assert run.exit_code == 1, run.stderr
+    assert "reading the catalog waited longer than lock_timeout 300ms" in run.stderr, run.stderr
+    assert f"pid {pid} (the-migration, idle in transaction" in run.stderr, run.stderr

@@ -44,7 +44,7 @@ class State:
 
 
 def read_state(conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str) -> State:
-    live = read_live(conn, specs)
+    live = read_live(conn, specs, lock_timeout=lock_timeout)
     desired = canonicalize(conn, specs, live, lock_timeout=lock_timeout)
     return State(specs, desired, live, compare(desired, live, specs))
 

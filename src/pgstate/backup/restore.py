@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from ..catalog import query
 from ..db.connection import connect
@@ -21,12 +22,14 @@ from .tools import _run_client
 # --- restoring ---
 
 
-def restore_table(url: str, dump: TableDump, tool_dir: Path) -> None:
+def restore_table(url: str, dump: TableDump, tool_dir: Path, lock_timeout: str) -> None:
     """Replay a table dump with the psql next to the pg_dump that wrote it, all or nothing.
 
     The dump is streamed to psql's stdin rather than named with -f so that the preamble can be fitted to the
     server: pg_dump 17+ always writes ``SET transaction_timeout = 0;``, which a PostgreSQL 14-16 server rejects,
-    and ON_ERROR_STOP would end the restore right there. Only such preamble SETs are dropped; nothing else.
+    and ON_ERROR_STOP would end the restore right there. Only such preamble SETs are dropped; nothing else, but
+    the dump's ``SET lock_timeout = 0``, which becomes ``lock_timeout``: a foreign key of the restored table
+    locks the table it references, and another session holding that one must not make the restore wait forever.
     """
     digest, _size = hash_file(dump.file)
     if digest != dump.sha256:
@@ -40,12 +43,12 @@ def restore_table(url: str, dump: TableDump, tool_dir: Path) -> None:
         "--single-transaction",
         "--file=-",
     ]
-    feed = _fitted_to_server(dump.file, _server_settings(url))
+    feed = _fitted_to_server(dump.file, _server_settings(url, lock_timeout))
     _run_client(argv, url, f"restoring {dump.table} from {dump.file.name} with psql", feed=feed)
     _check_restored_rows(url, dump)
 
 
-def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path) -> None:
+def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path, lock_timeout: str) -> None:
     """Replay a schema-only dump (a view dropped with a retired table), like restore_table, without rows."""
     digest, _size = hash_file(file)
     if digest != sha256:
@@ -59,7 +62,7 @@ def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path) -> Non
         "--single-transaction",
         "--file=-",
     ]
-    feed = _fitted_to_server(file, _server_settings(url))
+    feed = _fitted_to_server(file, _server_settings(url, lock_timeout))
     _run_client(argv, url, f"restoring the definitions in {file.name} with psql", feed=feed)
 
 
@@ -79,25 +82,37 @@ def _check_restored_rows(url: str, dump: TableDump) -> None:
         )
 
 
-def _server_settings(url: str) -> frozenset[str]:
+@dataclass(frozen=True)
+class _Server:
+    settings: frozenset[str]  # the names of the settings it has
+    lock_timeout: bytes  # the SET statement that bounds the restore's lock waits
+
+
+def _server_settings(url: str, lock_timeout: str) -> _Server:
     with connect(url) as conn:
-        return frozenset(str(row[0]) for row in conn.execute("SELECT name FROM pg_catalog.pg_settings"))
+        names = frozenset(str(row[0]) for row in conn.execute("SELECT name FROM pg_catalog.pg_settings"))
+        statement = sql.SQL("SET lock_timeout = {};\n").format(sql.Literal(lock_timeout)).as_string(conn)
+    return _Server(names, statement.encode())
 
 
 _PREAMBLE_SET = re.compile(rb"SET ([a-z_][a-z0-9_]*) = .*;\r?\n?")
 _PREAMBLE_STARTS = (b"--", b"SET ", b"SELECT pg_catalog.set_config(", b"\\restrict ")
 
 
-def _fitted_to_server(file: Path, settings: frozenset[str]) -> Iterator[bytes]:
-    """The dump's lines, minus preamble SETs of settings the server lacks (kept as comments: same line numbers)."""
+def _fitted_to_server(file: Path, server: _Server) -> Iterator[bytes]:
+    """The dump's lines, minus preamble SETs of settings the server lacks (kept as comments: same line numbers),
+    with pgstate's lock_timeout in place of the dump's none."""
     with file.open("rb") as handle:
         in_preamble = True
         for line in handle:
             if in_preamble:
                 in_preamble = not line.strip() or line.startswith(_PREAMBLE_STARTS)
                 match = _PREAMBLE_SET.fullmatch(line) if in_preamble else None
-                if match and match.group(1).decode() not in settings:
+                if match and match.group(1).decode() not in server.settings:
                     yield b"-- pgstate: skipped (this server has no such setting): " + line
+                    continue
+                if match and match.group(1) == b"lock_timeout":
+                    yield server.lock_timeout
                     continue
             yield line
 
@@ -110,10 +125,10 @@ class TableRestore:
     tool_dir: Path
     views: tuple[tuple[Path, str], ...]  # definition dumps (file, sha256) of views to create again
 
-    def run(self, url: str, cur: psycopg.Cursor[Any] | None) -> None:
-        restore_table(url, self.dump, self.tool_dir)
+    def run(self, url: str, cur: psycopg.Cursor[Any] | None, lock_timeout: str) -> None:
+        restore_table(url, self.dump, self.tool_dir, lock_timeout)
         for file, sha256 in self.views:
-            restore_definition(url, file, sha256, self.tool_dir)
+            restore_definition(url, file, sha256, self.tool_dir, lock_timeout)
 
 
 def primary_keys(conn: psycopg.Connection[Any], tables: list[QualifiedName]) -> dict[QualifiedName, tuple[str, ...]]:

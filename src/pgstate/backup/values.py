@@ -83,7 +83,7 @@ class ValueRestore:
     def _drop(self) -> sql.Composed:
         return sql.SQL("DROP TABLE {}").format(SCRATCH)
 
-    def run(self, url: str, cur: psycopg.Cursor[Any] | None) -> None:
+    def run(self, url: str, cur: psycopg.Cursor[Any] | None, lock_timeout: str) -> None:
         assert cur is not None, "restore-values runs inside the rollback's transaction"
         digest, _size = hash_file(self.dump.file)
         if digest != self.dump.sha256:

@@ -10,31 +10,62 @@ from typing import Any
 
 import psycopg
 
+from ..errors import PgstateError
 from ..kinds import all_kinds, kind_named
 from ..model.keys import ObjectKey, table_key
 from ..model.names import QualifiedName
 from ..model.state import Dependency, LiveState, Root
 from ..source.documents import SpecSet
+from .blocking import exclusive_holders
 from .reader import Reader, read_server, read_tables
 
 
 @contextmanager
-def snapshot_transaction(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Cursor[Any]]:
-    """One transaction that sees one moment of the catalog and can change nothing."""
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield cur
+def snapshot_transaction(
+    conn: psycopg.Connection[Any], *, lock_timeout: str | None = None
+) -> Iterator[psycopg.Cursor[Any]]:
+    """One transaction that sees one moment of the catalog and can change nothing.
+
+    Deparsing an index or a policy takes ACCESS SHARE on its table, so a session holding a managed table in
+    ACCESS EXCLUSIVE mode makes the read wait: ``lock_timeout`` bounds that wait, and the error names who held
+    the table (a read that waits without bound would hang a plan, or a failed apply's check, as long as the
+    other session likes)."""
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            if lock_timeout is not None:
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+            yield cur
+    except psycopg.errors.LockNotAvailable:
+        raise _read_blocked(conn, lock_timeout) from None
+
+
+def _read_blocked(conn: psycopg.Connection[Any], lock_timeout: str | None) -> PgstateError:
+    try:
+        holders = exclusive_holders(conn)
+    except psycopg.Error:
+        holders = []
+    named = "; ".join(holder.describe() for holder in holders[:3])
+    return PgstateError(
+        f"reading the catalog waited longer than lock_timeout {lock_timeout} for a table another session holds"
+        + (f": {named}" if named else ""),
+        hint="a migration or a long transaction holds a managed table exclusively; retry when it is done, or"
+        " raise --lock-timeout",
+    )
 
 
 def managed_tables(specs: SpecSet) -> list[QualifiedName]:
     return sorted({header.qualified for header in specs.headers if header.kind == "table"})
 
 
-def read_live(conn: psycopg.Connection[Any], specs: SpecSet, *, everything: bool = False) -> LiveState:
+def read_live(
+    conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str | None = None, everything: bool = False
+) -> LiveState:
     """Everything the desired state manages, as it is now, and what depends on what may change.
 
+    ``lock_timeout``: the longest wait for a table another session holds exclusively (None: the session's own).
     ``everything``: read all of the named objects whether declared or not (export)."""
-    with snapshot_transaction(conn) as cur:
+    with snapshot_transaction(conn, lock_timeout=lock_timeout) as cur:
         server = read_server(cur)
         documents = frozenset(header.kind for header in specs.headers)
         reader = Reader(

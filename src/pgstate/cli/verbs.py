@@ -260,6 +260,7 @@ def export(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
             args.out,
             schema_ref=None,
             warn=lambda message: print(f"pgstate: warning: {message}", file=sys.stderr),
+            lock_timeout=args.lock_timeout,
         )
     for path in paths:
         print(path)

@@ -112,7 +112,7 @@ class Executor:
             self.say(what)
             waited = WaitLog()
             if change.payload is not None:
-                change.payload.run(self.url, None)  # a restore: its own transaction, its own checks
+                change.payload.run(self.url, None, budget)  # a restore: its own transaction, its own checks
                 return
             try:
                 with (
@@ -167,7 +167,7 @@ class Executor:
                         self.say(f"{current.action} {current.target}")
                         self._check_dumps_before(cur, current, checked)
                         if current.payload is not None:
-                            current.payload.run(self.url, cur)
+                            current.payload.run(self.url, cur, self.options.lock_timeout)
                         else:
                             execute(cur, current.statement)
                         for followup in current.followups:

@@ -8,37 +8,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 
-from ..catalog import query
+from ..catalog.blocking import Blocker, blockers_of
 from ..db.connection import APPLICATION_NAME
 
 POLL_SECONDS = 0.1
 
 Say = Callable[[str], None]
-
-
-class Blocker(NamedTuple):
-    pid: int
-    application: str
-    state: str
-    transaction_seconds: float | None
-    query: str
-
-    def describe(self) -> str:
-        age = (
-            f", in a transaction for {_seconds(self.transaction_seconds)}"
-            if self.transaction_seconds is not None
-            else ""
-        )
-        who = self.application or "no application name"
-        return f"pid {self.pid} ({who}, {self.state or 'state unknown'}{age}): {self.query or '(no query)'}"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 120 else f"{value / 60:.0f} min"
 
 
 class WaitLog:
@@ -121,7 +100,6 @@ class WaitWatch:
             return  # naming blockers is a courtesy: the step runs, and is bounded by lock_timeout, without it
 
     def _poll(self, conn: psycopg.Connection[Any], pid: int, what: str, log: WaitLog) -> None:
-        for row in conn.execute(query("blockers"), {"pid": pid}).fetchall():
-            blocker = Blocker(int(row[0]), str(row[1]), str(row[2]), row[3], str(row[4]))
+        for blocker in blockers_of(conn, pid):
             if log.add(blocker):
                 self.say(f"  {what} waits for {blocker.describe()}")

@@ -151,10 +151,11 @@ GATED: dict[Hazard, str] = {
 
 
 class Payload(Protocol):
-    """What a step runs in place of its statement: given the database's URL, and the cursor of the transaction
-    when the step is one of the transaction's."""
+    """What a step runs in place of its statement: given the database's URL, the cursor of the transaction when
+    the step is one of the transaction's, and the longest a lock may be waited for when it runs in a session of
+    its own."""
 
-    def run(self, url: str, cur: psycopg.Cursor[Any] | None) -> None: ...
+    def run(self, url: str, cur: psycopg.Cursor[Any] | None, lock_timeout: str) -> None: ...
 
 
 @dataclass(frozen=True, order=True)

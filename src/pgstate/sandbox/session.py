@@ -144,17 +144,26 @@ class Sandbox:
     @contextmanager
     def collect(self, location: SourceLocation) -> Iterator[None]:
         """Run the block in a savepoint; a refusal becomes a problem located at ``location`` (or where the
-        failing fragment was written) and the block's work is undone."""
+        failing fragment was written) and the block's work is undone. A lost connection is no refusal: it goes
+        on as it came, and so does a savepoint that could not be opened (the block never ran: a context manager
+        that swallowed that would have nothing to yield)."""
+        entered = False
         try:
             with self.cur.connection.transaction():
+                entered = True
                 yield
+        except psycopg.Error as error:
+            if not entered or self.cur.connection.broken or self.cur.connection.closed:
+                raise
+            self._refused(error, location)
         except NotASingleExpression as refused:
             self.problems.add(refused.message, refused.location, SINGLE_EXPRESSION_HINT)
-        except psycopg.errors.SyntaxError as error:
-            where = getattr(error, "pgstate_location", None) or location
+
+    def _refused(self, error: psycopg.Error, location: SourceLocation) -> None:
+        where = getattr(error, "pgstate_location", None) or location
+        if isinstance(error, psycopg.errors.SyntaxError):
             self.problems.add(f"not a single SQL expression: {server_message(error)}", where, SINGLE_EXPRESSION_HINT)
-        except psycopg.Error as error:
-            where = getattr(error, "pgstate_location", None) or location
+        else:
             self.problems.add(f"PostgreSQL refused this: {server_message(error)}", where)
 
     def check_single_expression(self, fragment: str, relation: sql.Composable, location: SourceLocation) -> None:

@@ -132,6 +132,7 @@ def export(
     *,
     schema_ref: str | None,
     warn: Callable[[str], None] | None = None,
+    lock_timeout: str | None = None,
 ) -> list[Path]:
     """Write desired files for the targets into ``out_dir`` (created if needed); the paths written, in order.
 
@@ -142,7 +143,7 @@ def export(
     if not (targets.tables or targets.functions or targets.views or targets.roles or targets.database):
         raise PgstateError("nothing to export", hint="name the tables: pgstate export [--out DIR] TABLE...")
     specs = read_specs(targets.documents(), None)
-    live = read_live(conn, specs, everything=True)
+    live = read_live(conn, specs, lock_timeout=lock_timeout, everything=True)
     missing = [name for name in sorted(set(targets.tables)) if name not in live.tables]
     if missing:
         raise PgstateError(
