@@ -22,18 +22,43 @@ from .tools import _run_client
 # --- restoring ---
 
 
+@dataclass(frozen=True)
+class _Server:
+    settings: frozenset[str]  # the names of the settings it has
+    lock_timeout_statement: bytes  # the SET that bounds the restore's lock waits
+
+
+def _server_settings(url: str, lock_timeout: str) -> _Server:
+    """What the dumps' preambles are fitted to: read once per restore, however many dumps it replays."""
+    with connect(url) as conn:
+        names = frozenset(str(row[0]) for row in conn.execute("SELECT name FROM pg_catalog.pg_settings"))
+        statement = sql.SQL("SET lock_timeout = {};\n").format(sql.Literal(lock_timeout)).as_string(conn)
+    return _Server(names, statement.encode())
+
+
 def restore_table(url: str, dump: TableDump, tool_dir: Path, lock_timeout: str) -> None:
-    """Replay a table dump with the psql next to the pg_dump that wrote it, all or nothing.
+    """Replay a table dump with the psql next to the pg_dump that wrote it, all or nothing, and check its rows."""
+    _restore_table(url, dump, tool_dir, _server_settings(url, lock_timeout))
+
+
+def _restore_table(url: str, dump: TableDump, tool_dir: Path, server: _Server) -> None:
+    _replay(url, dump.file, dump.sha256, tool_dir, server, f"{dump.file} of {dump.table}", f"{dump.table} from")
+    _check_restored_rows(url, dump)
+
+
+def _replay(url: str, file: Path, sha256: str, tool_dir: Path, server: _Server, backup: str, restoring: str) -> None:
+    """Replay a dump (a table's, or a view's definition) with psql, all or nothing, once its sha256 is checked.
 
     The dump is streamed to psql's stdin rather than named with -f so that the preamble can be fitted to the
     server: pg_dump 17+ always writes ``SET transaction_timeout = 0;``, which a PostgreSQL 14-16 server rejects,
     and ON_ERROR_STOP would end the restore right there. Only such preamble SETs are dropped; nothing else, but
-    the dump's ``SET lock_timeout = 0``, which becomes ``lock_timeout``: a foreign key of the restored table
-    locks the table it references, and another session holding that one must not make the restore wait forever.
+    the dump's ``SET lock_timeout = 0``, which becomes pgstate's lock_timeout: a foreign key of the restored
+    table locks the table it references, and another session holding that one must not make the restore wait
+    forever.
     """
-    digest, _size = hash_file(dump.file)
-    if digest != dump.sha256:
-        raise PgstateError(f"the backup {dump.file} of {dump.table} has changed since it was written; not restoring it")
+    digest, _size = hash_file(file)
+    if digest != sha256:
+        raise PgstateError(f"the backup {backup} has changed since it was written; not restoring it")
     argv = [
         str(tool_dir / "psql"),
         "--no-psqlrc",  # a user's ~/.psqlrc must not change what the restore does
@@ -43,27 +68,7 @@ def restore_table(url: str, dump: TableDump, tool_dir: Path, lock_timeout: str) 
         "--single-transaction",
         "--file=-",
     ]
-    feed = _fitted_to_server(dump.file, _server_settings(url, lock_timeout))
-    _run_client(argv, url, f"restoring {dump.table} from {dump.file.name} with psql", feed=feed)
-    _check_restored_rows(url, dump)
-
-
-def restore_definition(url: str, file: Path, sha256: str, tool_dir: Path, lock_timeout: str) -> None:
-    """Replay a schema-only dump (a view dropped with a retired table), like restore_table, without rows."""
-    digest, _size = hash_file(file)
-    if digest != sha256:
-        raise PgstateError(f"the backup {file} has changed since it was written; not restoring it")
-    argv = [
-        str(tool_dir / "psql"),
-        "--no-psqlrc",
-        "--no-password",
-        "--quiet",
-        "--set=ON_ERROR_STOP=1",
-        "--single-transaction",
-        "--file=-",
-    ]
-    feed = _fitted_to_server(file, _server_settings(url, lock_timeout))
-    _run_client(argv, url, f"restoring the definitions in {file.name} with psql", feed=feed)
+    _run_client(argv, url, f"restoring {restoring} {file.name} with psql", feed=_fitted_to_server(file, server))
 
 
 def _check_restored_rows(url: str, dump: TableDump) -> None:
@@ -80,19 +85,6 @@ def _check_restored_rows(url: str, dump: TableDump) -> None:
             f"restored {dump.table} does not hold the rows its backup {dump.file.name} was verified with (digest"
             f" {restored.digest}, the backup's {dump.content})"
         )
-
-
-@dataclass(frozen=True)
-class _Server:
-    settings: frozenset[str]  # the names of the settings it has
-    lock_timeout: bytes  # the SET statement that bounds the restore's lock waits
-
-
-def _server_settings(url: str, lock_timeout: str) -> _Server:
-    with connect(url) as conn:
-        names = frozenset(str(row[0]) for row in conn.execute("SELECT name FROM pg_catalog.pg_settings"))
-        statement = sql.SQL("SET lock_timeout = {};\n").format(sql.Literal(lock_timeout)).as_string(conn)
-    return _Server(names, statement.encode())
 
 
 _PREAMBLE_SET = re.compile(rb"SET ([a-z_][a-z0-9_]*) = .*;\r?\n?")
@@ -112,7 +104,7 @@ def _fitted_to_server(file: Path, server: _Server) -> Iterator[bytes]:
                     yield b"-- pgstate: skipped (this server has no such setting): " + line
                     continue
                 if match and match.group(1) == b"lock_timeout":
-                    yield server.lock_timeout
+                    yield server.lock_timeout_statement
                     continue
             yield line
 
@@ -126,9 +118,10 @@ class TableRestore:
     views: tuple[tuple[Path, str], ...]  # definition dumps (file, sha256) of views to create again
 
     def run(self, url: str, cur: psycopg.Cursor[Any] | None, lock_timeout: str) -> None:
-        restore_table(url, self.dump, self.tool_dir, lock_timeout)
+        server = _server_settings(url, lock_timeout)
+        _restore_table(url, self.dump, self.tool_dir, server)
         for file, sha256 in self.views:
-            restore_definition(url, file, sha256, self.tool_dir, lock_timeout)
+            _replay(url, file, sha256, self.tool_dir, server, str(file), "the definitions in")
 
 
 def primary_keys(conn: psycopg.Connection[Any], tables: list[QualifiedName]) -> dict[QualifiedName, tuple[str, ...]]:

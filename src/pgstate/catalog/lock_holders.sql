@@ -5,12 +5,12 @@ SELECT a.pid,
        coalesce(a.state, '') AS state,
        extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS transaction_seconds,
        left(split_part(coalesce(a.query, ''), E'\n', 1), 120) AS query
-FROM pg_locks AS l
-JOIN pg_stat_activity AS a ON a.pid = l.pid
-WHERE l.locktype = 'relation'
-  AND l.mode = 'AccessExclusiveLock'
-  AND l.granted
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND l.pid <> pg_backend_pid()
-GROUP BY a.pid, a.application_name, a.state, a.xact_start, a.query
+FROM pg_stat_activity AS a
+WHERE a.pid <> pg_backend_pid()
+  AND EXISTS (SELECT FROM pg_locks AS l
+              WHERE l.pid = a.pid
+                AND l.locktype = 'relation'
+                AND l.mode = 'AccessExclusiveLock'
+                AND l.granted
+                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
 ORDER BY a.xact_start NULLS LAST, a.pid

@@ -47,8 +47,8 @@ def _read_blocked(conn: psycopg.Connection[Any], lock_timeout: str | None) -> Pg
         holders = []
     named = "; ".join(holder.describe() for holder in holders[:3])
     return PgstateError(
-        f"reading the catalog waited longer than lock_timeout {lock_timeout} for a table another session holds"
-        + (f": {named}" if named else ""),
+        f"reading the catalog waited longer than lock_timeout {lock_timeout or '(the session default)'} for a"
+        " table another session holds" + (f": {named}" if named else ""),
         hint="a migration or a long transaction holds a managed table exclusively; retry when it is done, or"
         " raise --lock-timeout",
     )
