@@ -43,6 +43,6 @@ clean:
 # mechanism and server; every result is kept in .pgstate/faults-results/.
 .PHONY: faults
 faults: $(STAMP)
-	rm -rf .pgstate/faults-results
+	rm -rf .pgstate/faults-results && mkdir -p .pgstate
 	PGSTATE_FAULTS=all PGSTATE_FAULTS_RESULTS=$(CURDIR)/.pgstate/faults-results $(BIN)/pytest -n 2 \
 		-q -p no:cacheprovider --basetemp=$(CURDIR)/.pgstate/faults-tmp tests/faults

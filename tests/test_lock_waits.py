@@ -5,8 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pgharness import TestDatabase, run_pgstate_inprocess, write_desired
+from pgstate import pipeline
+from pgstate.catalog.snapshot import read_live
 
 
 def apply(db: TestDatabase, desired: Path, *extra: str) -> tuple[int, str, str]:
@@ -92,3 +97,42 @@ def test_reading_the_catalog_waits_at_most_lock_timeout_and_names_the_holder(
     assert run.exit_code == 1, run.stderr
     assert "reading the catalog waited longer than lock_timeout 300ms" in run.stderr, run.stderr
     assert f"pid {pid} (the-migration, idle in transaction" in run.stderr, run.stderr
+
+
+def test_a_lock_that_stops_the_sandbox_is_no_fault_of_the_desired_state(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fragment is parsed on a temporary copy of its table (CREATE TEMP TABLE ... LIKE takes ACCESS SHARE on
+    it): a session that takes the table exclusively between the catalog read and the sandbox is named, as for
+    the catalog read, and no fragment is said to be refused where it was written."""
+    database.execute(
+        "CREATE TABLE t (owner int); ALTER TABLE t ENABLE ROW LEVEL SECURITY;"
+        " CREATE POLICY own ON t FOR SELECT USING (owner = 1)"
+    )
+    # Written as people write it, not as the server prints it ("(owner = 1)"): only the server can tell.
+    desired = write_desired(
+        tmp_path, "table: t\nrls: {enabled: true}\npolicies:\n  - {name: own, command: select, using: 'owner=1'}\n"
+    )
+    blockers = []
+
+    def read_then_lock(*args: Any, **kwargs: Any) -> Any:
+        live = read_live(*args, **kwargs)
+        blocker = holder(database, "the-migration", "LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        blockers.append((blocker, blocker.info.backend_pid))
+        return live
+
+    monkeypatch.setattr(pipeline, "read_live", read_then_lock)
+    try:
+        run = run_pgstate_inprocess(
+            ["plan", "--desired", str(desired), "--database-url", database.url, "--lock-timeout", "300ms"]
+        )
+    finally:
+        for blocker, _pid in blockers:
+            blocker.close()
+    assert blockers, "the plan read the catalog"
+    assert run.exit_code == 1, run.stderr
+    assert "refused" not in run.stderr, run.stderr
+    assert "copying the managed tables to parse the desired state waited longer than lock_timeout 300ms" in (
+        run.stderr
+    ), run.stderr
+    assert f"pid {blockers[0][1]} (the-migration, idle in transaction" in run.stderr, run.stderr

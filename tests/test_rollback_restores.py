@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from catalog import differences, snapshot
 from pgharness import TestDatabase, pgstate_json, run_pgstate_inprocess, write_desired
-from pgstate.errors import ApplyFailed, Refused
+from pgstate.backup import restore
+from pgstate.errors import ApplyFailed, PgstateError, Refused
 from pgstate.execution.options import ApplyOptions
 from pgstate.history.rollback import RollbackOptions, rollback
 from pgstate.planning.plan import Plan
@@ -137,3 +140,45 @@ def test_a_row_changed_after_the_confirmation_stops_the_rollback(database: TestD
     assert differences(converted, snapshot(database)) == []
     assert database.query("SELECT note FROM t WHERE id = 3") == [("written while the plan was read",)]
     assert database.query("SELECT status FROM pgstate.runs WHERE id = 2") == [("rolled back",)]
+
+
+def test_a_restore_cut_short_leaves_nothing_half_restored(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psql's --single-transaction commits at the end of its input, whatever ended it: a pgstate killed while it
+    streams a dump (its end of the pipe closed) would leave half a table. The dump's own BEGIN ... COMMIT makes
+    a stream cut short roll back. Here the stream stops after the table and part of its rows."""
+    database.execute(
+        "CREATE TABLE legacy (id int PRIMARY KEY, v text); INSERT INTO legacy SELECT g, g FROM generate_series(1, 9) g"
+    )
+    write_desired(tmp_path, "table: legacy\npresent: false\nretire: {quiet_days: 0, cascade: true}\n")
+    code, _, err = cli(database, tmp_path, "apply", "--yes", "--allow-destructive")
+    assert code == 0, err
+    gone = snapshot(database)
+    whole = restore._in_one_transaction
+
+    def cut_after_some_rows(lines: Any) -> Any:
+        for line in whole(lines):
+            yield line
+            if line.startswith(b"3\t"):  # COPY's third row: the table exists and holds rows, uncommitted
+                return
+
+    shown: list[Plan] = []
+
+    def refuse(plan: Plan, conn: Any) -> bool:
+        shown.append(plan)
+        return False
+
+    options = RollbackOptions(ApplyOptions(backup_dir=tmp_path / "b"))
+    with pytest.raises(Refused):
+        rollback(database.url, 1, options, say=lambda _: None, confirm=refuse)
+    restore_step = shown[0].steps[0]
+    assert str(restore_step.action) == "restore-table" and restore_step.payload is not None
+    monkeypatch.setattr(restore, "_in_one_transaction", cut_after_some_rows)
+    # The step alone, as a killed pgstate leaves it: no undo comes after it.
+    with pytest.raises(PgstateError):
+        restore_step.payload.run(database.url, None, "2s")
+    assert differences(gone, snapshot(database)) == []  # no table, not half of one
+    monkeypatch.undo()
+    rollback(database.url, 1, options, say=lambda _: None, confirm=lambda plan, conn: True)
+    assert database.query("SELECT count(*) FROM legacy") == [(9,)]

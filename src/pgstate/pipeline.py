@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from .catalog.snapshot import read_live
+from .catalog.snapshot import read_blocked, read_live
 from .errors import InvalidDesiredState, PgstateError
 from .kinds import all_kinds
 from .kinds.context import PlanContext
@@ -66,6 +66,13 @@ def canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState,
     """Every kind's desired objects as the server spells them. Kinds of functions, views, the database and roles
     first (policies may call a new function), then the kinds of table objects, table by table in rounds (a
     table's temporary copy is named as the table, so two tables of one name go to different rounds)."""
+    try:
+        return _canonicalize(conn, specs, live, lock_timeout=lock_timeout)
+    except psycopg.errors.LockNotAvailable:
+        raise read_blocked(conn, lock_timeout, "copying the managed tables to parse the desired state") from None
+
+
+def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str) -> DesiredState:
     sandbox = Sandbox(conn, live, lock_timeout)
     results: dict[str, Any] = {}
     try:

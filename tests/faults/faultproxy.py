@@ -154,8 +154,14 @@ class Proxy:
 
     def close(self) -> None:
         self._closed = True
+        # shutdown() first: close() alone leaves the thread blocked in accept(), which keeps the socket listening
+        # (seen: hundreds of such listeners after a campaign, and runs of a PostgreSQL 18 scenario whose connection
+        # was relayed to the PostgreSQL 15 server by one of them). shutdown() wakes the accept and stops it.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self.listener.close()
+        self._accepting.join(timeout=5)
         with self._lock:
             links = list(self.links)
         for link in links:
@@ -168,6 +174,9 @@ class Proxy:
             try:
                 client, _ = self.listener.accept()
             except OSError:
+                return
+            if self._closed:  # accepted as the proxy closed: refuse it rather than relay it
+                client.close()
                 return
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as libpq does: no Nagle delays
             with self._lock:

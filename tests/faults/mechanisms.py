@@ -539,7 +539,19 @@ def allowed_outcomes(scenario: Scenario, injection: Injection) -> set[str]:
     # A rollback's restore-table steps commit one by one before its transaction (psql, like a concurrent build):
     # after a kill, a cut or a restart, the tables they brought back stay, and the next rollback goes on.
     restored = {"pre+partial"} if scenario.op == "rollback" and mechanism in ("kill9", "restart", "cut") else set()
-    return _allowed(mechanism, variant, phase, injection) | restored
+    # A lock held for HOLD_S on a table an index was built on (concurrently, before the transaction) also keeps
+    # out the DROP INDEX CONCURRENTLY that would undo the build: under a bounded wait, that build stays (the run
+    # says so, and the next apply converges).
+    kept = {"pre+builds"} if mechanism == "lock" and _built_on_locked_table(scenario, injection) else set()
+    return _allowed(mechanism, variant, phase, injection) | restored | kept
+
+
+def _built_on_locked_table(scenario: Scenario, injection: Injection) -> bool:
+    target = lock_target(scenario.step(injection.step)) if injection.step else None
+    return target is not None and any(
+        step.action == "build-index" and step.table == target[0] and step.position < injection.step
+        for step in scenario.steps
+    )
 
 
 def _allowed(mechanism: str, variant: str, phase: str, injection: Injection) -> set[str]:

@@ -47,7 +47,8 @@ def _restore_table(url: str, dump: TableDump, tool_dir: Path, server: _Server) -
 
 
 def _replay(url: str, file: Path, sha256: str, tool_dir: Path, server: _Server, backup: str, restoring: str) -> None:
-    """Replay a dump (a table's, or a view's definition) with psql, all or nothing, once its sha256 is checked.
+    """Replay a dump (a table's, or a view's definition) with psql, all or nothing (one transaction, which a cut
+    stream rolls back), once its sha256 is checked.
 
     The dump is streamed to psql's stdin rather than named with -f so that the preamble can be fitted to the
     server: pg_dump 17+ always writes ``SET transaction_timeout = 0;``, which a PostgreSQL 14-16 server rejects,
@@ -65,17 +66,38 @@ def _replay(url: str, file: Path, sha256: str, tool_dir: Path, server: _Server, 
         "--no-password",
         "--quiet",
         "--set=ON_ERROR_STOP=1",
-        "--single-transaction",
         "--file=-",
     ]
-    _run_client(argv, url, f"restoring {restoring} {file.name} with psql", feed=_fitted_to_server(file, server))
+    feed = _in_one_transaction(_fitted_to_server(file, server))
+    _run_client(argv, url, f"restoring {restoring} {file.name} with psql", feed=feed)
+
+
+def _in_one_transaction(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The dump between BEGIN and COMMIT of its own, not psql's --single-transaction: psql sends that COMMIT at
+    the end of its input whatever ended it, so a pgstate killed mid-stream (its end of the pipe closed) would
+    commit half a table. Here a stream cut short ends psql with the transaction open, and the server rolls it
+    back. BEGIN shares the first line, so that psql's line numbers are the dump's."""
+    first = True
+    last = b"\n"
+    for line in lines:
+        yield (b"BEGIN; " + line) if first else line
+        first, last = False, line
+    if first:
+        yield b"BEGIN;\n"
+    yield (b"" if last.endswith(b"\n") else b"\n") + b"COMMIT;\n"
 
 
 def _check_restored_rows(url: str, dump: TableDump) -> None:
     """psql succeeding proves the SQL ran, not that every row came back: the restored rows must be the dump's in
     number and, when the backup recorded it, in content (the server's digest of them when they were dumped)."""
     with connect(url) as conn, conn.cursor() as cur:
-        restored = table_content(cur, dump.table)
+        try:
+            restored = table_content(cur, dump.table)
+        except psycopg.errors.UndefinedTable:
+            raise PgstateError(
+                f"restoring {dump.table} from {dump.file.name} did not bring the table back: psql ended before the"
+                " end of the dump, and its transaction was rolled back"
+            ) from None
     if restored.rows != dump.rows:
         raise PgstateError(
             f"restored {dump.table} has {restored.rows} rows, but its backup {dump.file.name} has {dump.rows}"

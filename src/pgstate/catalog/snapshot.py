@@ -37,17 +37,21 @@ def snapshot_transaction(
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
             yield cur
     except psycopg.errors.LockNotAvailable:
-        raise _read_blocked(conn, lock_timeout) from None
+        raise read_blocked(conn, lock_timeout) from None
 
 
-def _read_blocked(conn: psycopg.Connection[Any], lock_timeout: str | None) -> PgstateError:
+def read_blocked(
+    conn: psycopg.Connection[Any], lock_timeout: str | None, what: str = "reading the catalog"
+) -> PgstateError:
+    """A read (of the catalog, or the sandbox's on copies of the tables) that waited longer than lock_timeout,
+    with who holds the tables."""
     try:
         holders = exclusive_holders(conn)
     except psycopg.Error:
         holders = []
     named = "; ".join(holder.describe() for holder in holders[:3])
     return PgstateError(
-        f"reading the catalog waited longer than lock_timeout {lock_timeout or '(the session default)'} for a"
+        f"{what} waited longer than lock_timeout {lock_timeout or '(the session default)'} for a"
         " table another session holds" + (f": {named}" if named else ""),
         hint="a migration or a long transaction holds a managed table exclusively; retry when it is done, or"
         " raise --lock-timeout",

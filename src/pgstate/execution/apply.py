@@ -200,7 +200,7 @@ def _run(
         executor.run_transaction(plan.in_phase(Phase.TRANSACTION))
     except BaseException as failure:
         message = failure_message(failure)
-        committed = record.committed()
+        committed = record.committed(executor.xid)
         if committed:
             # The transaction committed and the failure came after it (its reply was lost): its changes stand.
             _finish_committed(record, executor, plan, final, options, say, f"failed: {message}")

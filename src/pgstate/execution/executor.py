@@ -69,6 +69,7 @@ class Executor:
         self.built: list[Step] = []
         self.completed: set[StepId] = set()  # steps outside the transaction whose statement returned
         self.unsettled: list[Step] = []  # steps of a transaction whose commit failed: committed or not, unknown
+        self.xid: str | None = None  # the id of the run's transaction: whether a lost COMMIT happened is its status
         self.verified_rows: dict[str, TableContent] = {}  # table -> what its verified dump holds
         # table -> what the expected content is and what a difference means, for the message (a rollback's
         # expectation is what a run left, not a dump)
@@ -162,6 +163,7 @@ class Executor:
                     self.work.cursor() as cur,
                 ):
                     execute(cur, sql.SQL("SELECT set_config('lock_timeout', %s, true)"), [self.options.lock_timeout])
+                    self.xid = str(cur.execute("SELECT pg_current_xact_id()").fetchone()[0])  # type: ignore[index]
                     checked: set[str] = set()
                     for current in changes:
                         self.say(f"{current.action} {current.target}")

@@ -3,6 +3,7 @@ whatever happens (or, when the process could not, by the next apply), read by ``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -191,12 +192,19 @@ class RunRecord:
     def set_backup(self, location: str) -> None:
         self._write("UPDATE pgstate.runs SET backup = %s WHERE id = %s", [location, self.run_id])
 
-    def committed(self) -> bool | None:
-        """Whether the run's transaction committed, as the database says; None when it cannot be asked."""
+    def committed(self, xid: str | None = None) -> bool | None:
+        """Whether the run's transaction committed, as the database says; None when it cannot be asked.
+
+        ``xid``: the transaction's id, when it got one. A COMMIT whose reply was lost may still be under way in
+        its server process (writing its commit record, or waiting for a synchronous standby): until the server
+        says the transaction is no longer in progress, its marks are not visible yet and "not committed" would
+        be a guess. The wait is bounded; past it, the outcome is unknown (None)."""
         conn = self.connection(probe=True)
         if conn is None:
             return None
         try:
+            if xid is not None and not _settled(conn, xid):
+                return None
             row = conn.execute(
                 "SELECT committed_at IS NOT NULL FROM pgstate.runs WHERE id = %s", [self.run_id]
             ).fetchone()
@@ -212,6 +220,21 @@ class RunRecord:
             " WHERE run_id = run.id AND status = %s",
             [status, error and scrub(error, self.url), self.run_id, StepStatus.SKIPPED, StepStatus.PLANNED],
         )
+
+
+SETTLE_SECONDS = 30.0  # how long a commit under way may take to settle before its outcome is called unknown
+
+
+def _settled(conn: psycopg.Connection[Any], xid: str) -> bool:
+    """Whether the transaction ``xid`` is no longer in progress (committed, aborted, or too old to tell)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        row = conn.execute("SELECT pg_xact_status(%s::xid8)", [xid]).fetchone()
+        if row is None or row[0] != "in progress":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 @dataclass(frozen=True)

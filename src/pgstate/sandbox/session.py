@@ -146,14 +146,18 @@ class Sandbox:
         """Run the block in a savepoint; a refusal becomes a problem located at ``location`` (or where the
         failing fragment was written) and the block's work is undone. A lost connection is no refusal: it goes
         on as it came, and so does a savepoint that could not be opened (the block never ran: a context manager
-        that swallowed that would have nothing to yield)."""
+        that swallowed that would have nothing to yield), and so does a lock wait that outlasted lock_timeout."""
         entered = False
         try:
             with self.cur.connection.transaction():
                 entered = True
                 yield
         except psycopg.Error as error:
+            # A lock another session holds is no refusal of the fragment: it stops the whole canonicalisation
+            # (pipeline.canonicalize names the holder), as it stops the catalog read.
             if not entered or self.cur.connection.broken or self.cur.connection.closed:
+                raise
+            if isinstance(error, psycopg.errors.LockNotAvailable):
                 raise
             self._refused(error, location)
         except NotASingleExpression as refused:
