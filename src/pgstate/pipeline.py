@@ -81,7 +81,7 @@ def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState
                 results[kind.name] = kind.canonicalize(sandbox, specs.of(kind.name), live.of(kind.name))
                 sandbox.desired[kind.name] = results[kind.name]
         parts: dict[str, list[Any]] = defaultdict(list)
-        for number, tables in enumerate(table_rounds(specs)):
+        for number, tables in enumerate(table_rounds(specs, round_budget(live.server.max_locks_per_transaction))):
             with sandbox.in_round(number):
                 for kind in all_kinds():
                     if kind.document == "table":
@@ -100,25 +100,57 @@ def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState
     return DesiredState(results, specs.files)
 
 
-def table_rounds(specs: SpecSet) -> list[set[QualifiedName]]:
-    """The managed tables in rounds where no two share a name (in different schemas)."""
+# The locks a round's tables take in the sandbox, which its savepoint's rollback gives back: per table, the ACCESS
+# SHARE on it that LIKE takes and the copy with its TOAST table and index (6 measured with two policies, on
+# PostgreSQL 15), and one per index created on the copy. Beside the rounds, the sandbox's transaction holds some
+# 36 locks of its own (catalogs and their indexes, functions), whatever the number of tables.
+LOCKS_PER_COPY = 7
+
+
+def round_budget(max_locks_per_transaction: int) -> int:
+    """How many locks a round may take: what the server sets aside for each transaction. The shared lock table
+    holds ``max_locks_per_transaction`` times the number of connections; one session that took far more than its
+    share (a copy of every table of a large database in one round) runs the server out of it."""
+    return max(LOCKS_PER_COPY, max_locks_per_transaction)
+
+
+def table_rounds(specs: SpecSet, budget: int | None = None) -> list[set[QualifiedName]]:
+    """The managed tables in rounds where no two share a name (in different schemas), each round's copies taking
+    at most ``budget`` locks (None: no bound). A plan of thousands of tables must not run a default server out of
+    lock slots (``out of shared memory``): pg_dump, which locks every table, copes with the same catalog."""
+    weight = _locks_per_table(specs)
     rounds: list[set[QualifiedName]] = []
     names: list[set[str]] = []
+    locks: list[int] = []
+    placed: set[QualifiedName] = set()
+    first_open = 0  # the rounds before it cannot take another table: every table costs LOCKS_PER_COPY at least
     for header in specs.headers:
-        if header.kind != "table":
-            continue
         table = header.qualified
-        for number, taken in enumerate(names):
-            if table in rounds[number]:
-                break
-            if table.name not in taken:
+        if header.kind != "table" or table in placed:
+            continue
+        placed.add(table)
+        cost = weight.get(table, LOCKS_PER_COPY)
+        for number in range(first_open, len(rounds)):
+            fits = budget is None or locks[number] + cost <= budget
+            if table.name not in names[number] and fits:
                 rounds[number].add(table)
-                taken.add(table.name)
+                names[number].add(table.name)
+                locks[number] += cost
                 break
         else:
             rounds.append({table})
             names.append({table.name})
+            locks.append(cost)
+        while budget is not None and first_open < len(rounds) and locks[first_open] + LOCKS_PER_COPY > budget:
+            first_open += 1
     return rounds or [set()]
+
+
+def _locks_per_table(specs: SpecSet) -> dict[QualifiedName, int]:
+    weight: dict[QualifiedName, int] = defaultdict(lambda: LOCKS_PER_COPY)
+    for spec in specs.of("index"):
+        weight[spec.table] += len(spec.entries or ())
+    return dict(weight)
 
 
 def merge(parts: Sequence[Any]) -> Any:

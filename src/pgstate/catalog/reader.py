@@ -70,8 +70,8 @@ class Reader:
 
 def read_server(cur: psycopg.Cursor[Any]) -> ServerFacts:
     cur.execute(query("server"))
-    version, search_path, database, user, has_records = cur.fetchone() or (0, "", "", "", False)
-    return ServerFacts(int(version), str(search_path), str(database), str(user), bool(has_records))
+    version, search_path, database, user, has_records, max_locks = cur.fetchone() or (0, "", "", "", False, 64)
+    return ServerFacts(int(version), str(search_path), str(database), str(user), bool(has_records), int(max_locks))
 
 
 def read_tables(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName]) -> dict[QualifiedName, TableFacts]:

@@ -21,6 +21,7 @@ class ServerFacts:
     database: str
     user: str = ""
     has_records: bool = False  # pgstate.managed_settings exists (an apply ran here before)
+    max_locks_per_transaction: int = 64  # the server's setting (64 by default)
 
 
 @dataclass(frozen=True)

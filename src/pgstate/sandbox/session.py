@@ -176,11 +176,12 @@ class Sandbox:
         Inside a statement a fragment sits in parentheses and could close them to add clauses, keys or
         sub-commands whose effect the statement's result may not show; no text escapes both that statement and
         this SELECT at once. The extended protocol (db.sqlexec.execute) refuses a second statement in either.
+        Called inside ``collect``, whose savepoint a refusal rolls back: no savepoint of its own (two round trips
+        per fragment).
         """
         try:
-            with self.cur.connection.transaction():
-                self.execute(sql.SQL("SELECT ({}) FROM {} LIMIT 0").format(sql.SQL(fragment), relation))
-                columns = len(self.cur.description or ())
+            self.execute(sql.SQL("SELECT ({}) FROM {} LIMIT 0").format(sql.SQL(fragment), relation))
+            columns = len(self.cur.description or ())
         except psycopg.Error as error:
             raise located(error, location) from None
         if columns != 1:

@@ -1,0 +1,78 @@
+"""The sandbox is frugal with lock slots: each round of temporary copies takes at most what the server sets aside
+for one transaction (max_locks_per_transaction), so a plan of thousands of tables cannot run a default server out
+of its shared lock table (``out of shared memory``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg import sql
+
+from pgharness import TestDatabase, run_pgstate_inprocess, write_desired
+from pgstate.model.names import QualifiedName
+from pgstate.pipeline import LOCKS_PER_COPY, round_budget, table_rounds
+from pgstate.sandbox import session
+from pgstate.source.documents import read_specs
+from pgstate.source.loader import load_documents
+
+TABLES = 40
+
+
+def _table(number: int) -> str:
+    # Written as people write it, not as the server prints it: each policy needs the sandbox.
+    return (
+        f"table: t{number:02d}\nrls: {{enabled: true}}\npolicies:\n"
+        "  - {name: own, command: select, using: 'owner=1'}\n"
+        "  - {name: add, command: insert, with_check: 'owner=1'}\n"
+    )
+
+
+def test_rounds_fit_the_budget_and_keep_names_apart(tmp_path: Path) -> None:
+    documents = [_table(n) for n in range(TABLES)] + ["table: t00\nschema: other\n", "table: t01\nschema: other\n"]
+    specs = read_specs(load_documents(write_desired(tmp_path, *documents)), tmp_path / "desired")
+    rounds = table_rounds(specs, round_budget(64))
+    assert all(len(tables) * LOCKS_PER_COPY <= 64 for tables in rounds)
+    assert all(len({table.name for table in tables}) == len(tables) for tables in rounds)
+    placed = [table for tables in rounds for table in tables]
+    assert len(placed) == len(set(placed)) == TABLES + 2
+    assert QualifiedName("other", "t00") in placed
+    assert len(table_rounds(specs)) == 2  # without a budget: only the names apart
+
+
+def test_a_plan_holds_no_more_locks_than_the_server_sets_aside(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured in the server: the locks the sandbox's session holds at the end of each round, before its
+    rollback gives them back. One round for all 40 tables took 6 per table on top of the transaction's own."""
+    database.execute(
+        "".join(
+            f"CREATE TABLE t{n:02d} (owner int, note text); ALTER TABLE t{n:02d} ENABLE ROW LEVEL SECURITY;"
+            f" CREATE POLICY own ON t{n:02d} FOR SELECT USING (owner = 1);"
+            f" CREATE POLICY add ON t{n:02d} FOR INSERT WITH CHECK (owner = 1);"
+            for n in range(TABLES)
+        )
+    )
+    desired = write_desired(tmp_path, *(_table(n) for n in range(TABLES)))
+    (setting,) = database.query("SELECT current_setting('max_locks_per_transaction')::int")[0]
+    held: list[int] = []
+    in_round = session.Sandbox.in_round
+
+    @contextmanager
+    def measured(self: session.Sandbox, number: int) -> Iterator[Any]:
+        with in_round(self, number) as current:
+            yield current
+            if self.opened:
+                count = sql.SQL("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
+                held.append(int(self.rows(count)[0][0]))
+
+    monkeypatch.setattr(session.Sandbox, "in_round", measured)
+    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
+    assert run.exit_code == 0, run.stderr
+    assert "No changes" in run.stdout
+    assert len(held) > 1
+    # The round's own budget, beside what the transaction holds whatever the number of tables (catalogs).
+    assert max(held) <= setting + 40, held
