@@ -4,6 +4,7 @@ the desired state came from in git."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pgharness import TestDatabase, run_pgstate, run_pgstate_inprocess
+from pgstate.source.git import desired_commit, files_at
 
 EXPECTED = Path(__file__).parent / "expected"
 BEFORE = """
@@ -164,3 +166,28 @@ def test_drift_names_the_commit_and_the_last_change(database: TestDatabase, tmp_
     (repo / "desired" / "orders.yaml").write_text(DESIRED + "prune_indexes: false\n")
     _, out = drift(database, repo / "desired", "text", cwd=repo)
     assert f"desired state from commit {head[:12]} with changes not committed" in out
+
+
+def _git_children() -> int:
+    """This process's child processes that are git (gitpython's `git cat-file --batch` helpers)."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+        if fields.get("Name", "").strip() == "git" and fields.get("PPid", "").strip() == str(os.getpid()):
+            count += 1
+    return count
+
+
+def test_git_leaves_no_process_behind(tmp_path: Path) -> None:
+    """gitpython keeps a `git cat-file` process per repository until it is closed: a process that runs pgstate
+    many times (a test worker, a service) gathered one per run (1,082 after a fault campaign)."""
+    repo = make_repo(tmp_path)
+    before = _git_children()
+    for _ in range(3):
+        assert desired_commit(repo / "desired")[0] is not None
+        files_at(repo / "desired", "HEAD", tmp_path / f"at-{_}")
+    assert _git_children() == before

@@ -66,6 +66,7 @@ def drift_report(conn: psycopg.Connection[Any], context: PlanContext, directory:
                 commit = git.last_commit(location.file)
                 if commit is not None:
                     last_commits[finding.target] = commit
+        git.close()  # the report keeps the facts, not git's processes
     invalid: dict[str, int] = {}
     for index in context.live.of("index").objects.values():
         if index.table in context.present_tables and not index.valid:

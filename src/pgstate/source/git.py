@@ -15,6 +15,12 @@ class GitFacts:
     commit: str | None
     dirty: bool | None
 
+    def close(self) -> None:
+        """End the git processes gitpython keeps for the repository (``git cat-file --batch``): each Repo starts
+        its own and keeps it until closed, so a process that runs pgstate many times (a test worker, a service)
+        would gather one per run."""
+        self.repo.close()
+
     def last_commit(self, file: str) -> dict[str, Any] | None:
         """The last commit that touched ``file`` (a path as the desired files are displayed: from the cwd)."""
         try:
@@ -57,7 +63,10 @@ def git_facts(directory: Path) -> GitFacts | None:
 def desired_commit(directory: Path) -> tuple[str | None, bool | None]:
     """(commit sha, dirty) of the repository holding ``directory``; (None, None) outside a repository."""
     facts = git_facts(directory)
-    return (facts.commit, facts.dirty) if facts else (None, None)
+    if facts is None:
+        return None, None
+    facts.close()
+    return facts.commit, facts.dirty
 
 
 def files_at(directory: Path, ref: str, into: Path) -> Path:
@@ -67,6 +76,13 @@ def files_at(directory: Path, ref: str, into: Path) -> Path:
         raise PgstateError(
             f"{directory} is not inside a git repository", hint="--base needs the desired files under git"
         )
+    try:
+        return _write_files_at(facts, directory, ref, into)
+    finally:
+        facts.close()
+
+
+def _write_files_at(facts: GitFacts, directory: Path, ref: str, into: Path) -> Path:
     root = Path(facts.repo.working_tree_dir or ".").resolve()
     relative = Path(directory).resolve().relative_to(root)
     try:
