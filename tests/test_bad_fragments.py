@@ -92,3 +92,20 @@ def test_a_lost_connection_is_no_refused_fragment(database: TestDatabase) -> Non
         assert not sandbox.problems.sorted()
     finally:
         conn.close()
+
+
+def test_one_refusal_is_one_problem(database: TestDatabase, tmp_path: Path) -> None:
+    """A refusal rolls back the savepoint the table's copy was made in: a later kind of the same table (storage
+    here) makes the copy again, rather than report ``schema "pg_temp" does not exist`` at its own line."""
+    database.execute("CREATE TABLE st (a int)")
+    desired = tmp_path / "desired"
+    desired.mkdir()
+    (desired / "t.yaml").write_text(
+        "table: st\nrls: {enabled: true}\npolicies:\n  - {name: bad, command: select, using: 'nosuch = 1'}\n"
+        "storage:\n  fillfactor: 80\n"
+    )
+    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert 'column "nosuch" does not exist' in run.stderr, run.stderr
+    assert "pg_temp" not in run.stderr, run.stderr
+    assert run.stderr.count("t.yaml:") == 1, run.stderr

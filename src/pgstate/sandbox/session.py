@@ -148,11 +148,13 @@ class Sandbox:
         on as it came, and so does a savepoint that could not be opened (the block never ran: a context manager
         that swallowed that would have nothing to yield), and so does a lock wait that outlasted lock_timeout."""
         entered = False
+        copies = set(self.round.copies) if self.round is not None else set()
         try:
             with self.cur.connection.transaction():
                 entered = True
                 yield
         except psycopg.Error as error:
+            self._forget_copies_since(copies)
             # A lock another session holds is no refusal of the fragment: it stops the whole canonicalisation
             # (pipeline.canonicalize names the holder), as it stops the catalog read.
             if not entered or self.cur.connection.broken or self.cur.connection.closed:
@@ -161,7 +163,15 @@ class Sandbox:
                 raise
             self._refused(error, location)
         except NotASingleExpression as refused:
+            self._forget_copies_since(copies)
             self.problems.add(refused.message, refused.location, SINGLE_EXPRESSION_HINT)
+
+    def _forget_copies_since(self, kept: set[Any]) -> None:
+        """The copies made in a savepoint that was rolled back are gone: a later kind must make them again, not
+        use a table that no longer exists (``schema "pg_temp" does not exist``, reported at its own spec)."""
+        if self.round is not None:
+            for table in set(self.round.copies) - kept:
+                del self.round.copies[table]
 
     def _refused(self, error: psycopg.Error, location: SourceLocation) -> None:
         where = getattr(error, "pgstate_location", None) or location
