@@ -170,3 +170,12 @@ def test_a_short_or_common_password_is_hidden_without_mangling_the_message(desir
         assert "pgstate: cannot connect to database app on 127.0.0.1:1" in result.stderr, result.stderr
         assert f":{password}@" not in result.stderr and f"password={password}" not in result.stderr
         assert "***" not in result.stderr  # nothing echoed the URL, so nothing needed hiding
+
+
+def test_a_url_only_libpq_parses_is_a_clear_error() -> None:
+    """Found by the input fuzz: Python's URL parser refuses `127.0.0.1:1[` ("Invalid IPv6 URL") where libpq
+    parses it; looking for its password must not crash the message that says why it cannot connect."""
+    run = run_pgstate_inprocess(["export", "--database-url=postgres://127.0.0.1:1[", "--desired=good"])
+    assert run.exit_code == 1, run.stderr
+    assert "Traceback" not in run.stderr and "internal error" not in run.stderr, run.stderr
+    assert "cannot connect" in run.stderr, run.stderr

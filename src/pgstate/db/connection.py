@@ -61,7 +61,10 @@ def passwords_in(url: str) -> list[str]:
         return [url]  # unparseable: treat the whole string as secret
     found = [str(params["password"])] if params.get("password") else []
     if "://" in url:
-        password = urlsplit(url).password
+        try:
+            password = urlsplit(url).password
+        except ValueError:  # libpq took it, Python's URL parser does not (`host:1[`): treat it all as secret
+            return [*found, url]
         if password:
             found.append(password)
             found.append(unquote(password))
