@@ -155,11 +155,10 @@ class Sandbox:
                 yield
         except psycopg.Error as error:
             self._forget_copies_since(copies)
-            # A lock another session holds is no refusal of the fragment: it stops the whole canonicalisation
-            # (pipeline.canonicalize names the holder), as it stops the catalog read.
-            if not entered or self.cur.connection.broken or self.cur.connection.closed:
-                raise
-            if isinstance(error, psycopg.errors.LockNotAvailable):
+            # A lock another session holds is no refusal of the fragment either: it stops the whole
+            # canonicalisation (pipeline.canonicalize names the holder), as it stops the catalog read.
+            lost = self.cur.connection.broken or self.cur.connection.closed
+            if not entered or lost or isinstance(error, psycopg.errors.LockNotAvailable):
                 raise
             self._refused(error, location)
         except NotASingleExpression as refused:
