@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from pgharness import TestDatabase, run_pgstate_inprocess, write_desired
+from pgstate.kinds.policy import canonical
 from pgstate.model.names import QualifiedName
 from pgstate.pipeline import LOCKS_PER_COPY, round_budget, table_rounds
 from pgstate.sandbox import session
@@ -43,11 +45,10 @@ def test_rounds_fit_the_budget_and_keep_names_apart(tmp_path: Path) -> None:
     assert len(table_rounds(specs)) == 2  # without a budget: only the names apart
 
 
-def test_a_plan_holds_no_more_locks_than_the_server_sets_aside(
-    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Measured in the server: the locks the sandbox's session holds at the end of each round, before its
-    rollback gives them back. One round for all 40 tables took 6 per table on top of the transaction's own."""
+LOCKS_HELD = "SELECT count(*) AS locks FROM pg_locks WHERE pid = pg_backend_pid() AND $1 IS NOT NULL"
+
+
+def _tables(database: TestDatabase) -> None:
     database.execute(
         "".join(
             f"CREATE TABLE t{n:02d} (owner int, note text); ALTER TABLE t{n:02d} ENABLE ROW LEVEL SECURITY;"
@@ -56,7 +57,43 @@ def test_a_plan_holds_no_more_locks_than_the_server_sets_aside(
             for n in range(TABLES)
         )
     )
+
+
+def test_a_plan_holds_no_more_locks_than_the_server_sets_aside(
+    database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured in the server: the locks the sandbox's session holds at the end of each of the batch's chunks,
+    before the chunk's rollback gives them back. One chunk for all 40 tables took 6 per table on top of the
+    transaction's own."""
+    _tables(database)
     desired = write_desired(tmp_path, *(_table(n) for n in range(TABLES)))
+    (setting,) = database.query("SELECT current_setting('max_locks_per_transaction')::int")[0]
+    held: list[int] = []
+    run_batch = canonical.run_batch
+
+    def measured(sandbox: session.Sandbox, chunks: Any, readbacks: Any) -> Any:
+        results = run_batch(sandbox, chunks, [*readbacks, LOCKS_HELD])
+        held.extend(int(result.readbacks[-1][0][0]) for result in results)
+        return [replace(result, readbacks=result.readbacks[:-1]) for result in results]
+
+    monkeypatch.setattr(canonical, "run_batch", measured)
+    run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
+    assert run.exit_code == 0, run.stderr
+    assert "No changes" in run.stdout
+    assert len(held) > 1
+    # The chunk's own budget, beside what the transaction holds whatever the number of tables (catalogs).
+    assert max(held) <= setting + 40, held
+
+
+def test_statement_by_statement_too(database: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables the batch cannot take (here a fragment with a ``;``) go round by round, each round rolled back
+    with its locks: the same bound."""
+    _tables(database)
+    semicolon = "  - {name: own, command: select, using: \"owner=1 or note = ';'\"}\n"
+    documents = [
+        _table(n).replace("  - {name: own, command: select, using: 'owner=1'}\n", semicolon) for n in range(TABLES)
+    ]
+    desired = write_desired(tmp_path, *documents)
     (setting,) = database.query("SELECT current_setting('max_locks_per_transaction')::int")[0]
     held: list[int] = []
     in_round = session.Sandbox.in_round
@@ -65,14 +102,13 @@ def test_a_plan_holds_no_more_locks_than_the_server_sets_aside(
     def measured(self: session.Sandbox, number: int) -> Iterator[Any]:
         with in_round(self, number) as current:
             yield current
-            if self.opened:
+            if current.savepoint is not None:
                 count = sql.SQL("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()")
                 held.append(int(self.rows(count)[0][0]))
 
     monkeypatch.setattr(session.Sandbox, "in_round", measured)
     run = run_pgstate_inprocess(["plan", "--desired", str(desired), "--database-url", database.url])
-    assert run.exit_code == 0, run.stderr
-    assert "No changes" in run.stdout
+    assert run.exit_code == 2, run.stderr  # changes planned: the widened policies
+    assert "alter-policy public.t39.own" in run.stdout
     assert len(held) > 1
-    # The round's own budget, beside what the transaction holds whatever the number of tables (catalogs).
     assert max(held) <= setting + 40, held

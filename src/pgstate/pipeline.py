@@ -81,12 +81,23 @@ def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState
                 results[kind.name] = kind.canonicalize(sandbox, specs.of(kind.name), live.of(kind.name))
                 sandbox.desired[kind.name] = results[kind.name]
         parts: dict[str, list[Any]] = defaultdict(list)
-        for number, tables in enumerate(table_rounds(specs, round_budget(live.server.max_locks_per_transaction))):
+        budget = round_budget(live.server.max_locks_per_transaction)
+        rounds = [frozenset(tables) for tables in table_rounds(specs, budget)]
+        for kind in all_kinds():
+            if kind.document == "table":
+                kind.prefetch(sandbox, specs.of(kind.name), live.of(kind.name), rounds)
+        round_of = {table: number for number, tables in enumerate(rounds) for table in tables}
+        in_round: dict[tuple[str, int], list[Any]] = defaultdict(list)  # (kind, round) -> specs, in file order
+        for kind in all_kinds():
+            if kind.document == "table":
+                for spec in specs.of(kind.name):
+                    if spec.key.table in round_of:
+                        in_round[kind.name, round_of[spec.key.table]].append(spec)
+        for number in range(len(rounds)):
             with sandbox.in_round(number):
                 for kind in all_kinds():
                     if kind.document == "table":
-                        own = [spec for spec in specs.of(kind.name) if spec.key.table in tables]
-                        found = kind.canonicalize(sandbox, own, live.of(kind.name))
+                        found = kind.canonicalize(sandbox, in_round[kind.name, number], live.of(kind.name))
                         parts[kind.name].append(found)
                         sandbox.desired[kind.name] = found
         for kind in all_kinds():

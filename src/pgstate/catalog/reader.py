@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -106,9 +106,14 @@ def read_tables(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName]) -> dic
 def read_columns(cur: psycopg.Cursor[Any], oids: list[int]) -> dict[int, dict[int, ColumnFacts]]:
     """The columns of the relations with the given oids: oid -> attnum -> column (what index keys refer to)."""
     cur.execute(query("columns"), {"oids": oids})
+    return columns_from_rows(cur.fetchall())
+
+
+def columns_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, dict[int, ColumnFacts]]:
+    """The columns in rows of the ``columns`` query (read here, or by the sandbox's batch as JSON)."""
     columns: dict[int, dict[int, ColumnFacts]] = {}
-    for table_oid, attnum, name, type_name, collation, collation_oid, inherited in cur.fetchall():
-        columns.setdefault(table_oid, {})[attnum] = ColumnFacts(
+    for table_oid, attnum, name, type_name, collation, collation_oid, inherited in rows:
+        columns.setdefault(int(table_oid), {})[int(attnum)] = ColumnFacts(  # the batch: oids as JSON strings
             name, int(attnum), type_name, collation, int(collation_oid), bool(inherited)
         )
     return columns

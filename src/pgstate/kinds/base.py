@@ -114,6 +114,13 @@ class Kind(ABC, Generic[S, O]):
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[S], live: Live[O]) -> Desired[O]:
         """The desired objects, spelled as the catalog spells the same things; all specs at once."""
 
+    def prefetch(
+        self, sandbox: Sandbox, specs: Sequence[S], live: Live[O], rounds: Sequence[frozenset[QualifiedName]]
+    ) -> None:
+        """Before the rounds (kinds of table documents): what can be done for every table at once, in a few
+        statements (sandbox.batch), kept in ``sandbox.facts`` for the rounds' ``canonicalize``. ``rounds`` are
+        the tables as the rounds will take them: no two of one name in one, each within the lock budget."""
+
     # --- comparing ----------------------------------------------------------------------------------------
 
     def live_only(self, key: ObjectKey, obj: O, desired: Desired[O], context: PlanContext) -> Disposition:

@@ -22,7 +22,7 @@ from ..model.state import Root
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
-from ..sandbox.copies import ColumnChange, alter_type_sql, copy_of
+from ..sandbox.copies import RETYPED_TABLES, ColumnChange, alter_type_sql, copy_of
 from ..sandbox.session import Sandbox
 from ..sandbox.types import canonical_types, is_collatable
 from ..source.compose import Part, Unexpressible
@@ -131,6 +131,21 @@ class ColumnKind(Kind[ColumnSpec, Column]):
                 found.append(Root("pg_class", table.oid, table.columns[spec.column].attnum, spec.key))
         return found
 
+    def prefetch(
+        self,
+        sandbox: Sandbox,
+        specs: Sequence[ColumnSpec],
+        live: Live[Column],
+        rounds: Sequence[frozenset[QualifiedName]],
+    ) -> None:
+        """Which tables' column types may change (the other kinds may work on their copies in one batch)."""
+        assert isinstance(live, ColumnLive)
+        sandbox.facts[RETYPED_TABLES] = frozenset(
+            spec.table
+            for spec in specs
+            if spec.key in live.objects and not _as_live(spec, live.objects[spec.key], *_declared(spec, live))
+        )
+
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[ColumnSpec], live: Live[Column]) -> Desired[Column]:
         assert isinstance(live, ColumnLive)
         objects: dict[ObjectKey, Column] = {}
@@ -140,7 +155,7 @@ class ColumnKind(Kind[ColumnSpec, Column]):
             declared, collation = self._collation(sandbox, spec, live)
             if current is None:  # a missing column: kept as written, for the plan to refuse and drift to show
                 objects[spec.key] = Column(spec.table, spec.column, spec.type, collation)
-            elif spec.type == current.type and (not declared or collation == current.collation):
+            elif _as_live(spec, current, declared, collation):
                 objects[spec.key] = current  # written exactly as the server prints it: the same
             else:
                 pending.append(spec)
@@ -180,14 +195,10 @@ class ColumnKind(Kind[ColumnSpec, Column]):
 
     def _collation(self, sandbox: Sandbox, spec: ColumnSpec, live: ColumnLive) -> tuple[bool, str | None]:
         """Whether the spec declares a collation, and which (None for ``default``: the type's own)."""
-        if spec.collation is None:
-            return False, None
-        if spec.collation == DEFAULT_COLLATION:
-            return True, None
-        found = live.collations.get(spec.collation)
-        if found is None:
+        declared, found = _declared(spec, live)
+        if declared and found is None and spec.collation != DEFAULT_COLLATION:
             sandbox.problems.add(f"unknown collation {spec.collation!r}", spec.location, COLLATION_HINT)
-        return True, found
+        return declared, found
 
     def record_parts(self, differences: Sequence[Difference], context: PlanContext) -> list[Part | Unexpressible]:
         """Each changed column as it is; its collation named even when it is the type's own (a rollback must put
@@ -288,6 +299,21 @@ class ColumnKind(Kind[ColumnSpec, Column]):
         if obj.collation:
             entry["collation"] = _unquote(obj.collation)
         return [Part("table", (obj.table.schema, obj.table.name), ("columns",), entry, name=obj.name)]
+
+
+def _declared(spec: ColumnSpec, live: ColumnLive) -> tuple[bool, str | None]:
+    """Whether the spec declares a collation, and which as the catalog quotes it (None: the type's own, or one
+    the server does not know)."""
+    if spec.collation is None:
+        return False, None
+    if spec.collation == DEFAULT_COLLATION:
+        return True, None
+    return True, live.collations.get(spec.collation)
+
+
+def _as_live(spec: ColumnSpec, current: Column, declared: bool, collation: str | None) -> bool:
+    """Written exactly as the server prints the live column: the same, with no server needed."""
+    return spec.type == current.type and (not declared or collation == current.collation)
 
 
 def _cost(column: Column, rebuilt: tuple[str, ...]) -> str:

@@ -189,7 +189,7 @@ class Sandbox:
         per fragment).
         """
         try:
-            self.execute(sql.SQL("SELECT ({}) FROM {} LIMIT 0").format(sql.SQL(fragment), relation))
+            self.execute(single_expression_sql(fragment, relation))
             columns = len(self.cur.description or ())
         except psycopg.Error as error:
             raise located(error, location) from None
@@ -202,6 +202,11 @@ class Sandbox:
             self.execute(statement)
         except psycopg.Error as error:
             raise located(error, location) from None
+
+
+def single_expression_sql(fragment: str, relation: sql.Composable) -> sql.Composed:
+    """The SELECT whose result has one column exactly when the fragment stands alone as one expression."""
+    return sql.SQL("SELECT ({}) FROM {} LIMIT 0").format(sql.SQL(fragment), relation)
 
 
 @dataclass

@@ -12,7 +12,7 @@ Each step carries the hazards of what it does to who can see or change the table
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...catalog import query
@@ -27,7 +27,7 @@ from ...source.compose import Part, Unexpressible
 from ...source.documents import Header
 from ..base import Desired, Disposition, Kind, Live, register
 from ..context import PlanContext
-from .canonical import _deparse, _written_as
+from . import canonical
 from .model import PoliciesSpec, Policy, PolicyDesired, PolicySpec, key_of
 from .read import read_policies
 from .steps import _alter, _create, _drop
@@ -109,29 +109,40 @@ class PolicyKind(Kind[PoliciesSpec, Policy]):
 
     # --- sandbox --------------------------------------------------------------------------------------------
 
+    def prefetch(
+        self,
+        sandbox: Sandbox,
+        specs: Sequence[PoliciesSpec],
+        live: Live[Policy],
+        rounds: Sequence[frozenset[QualifiedName]],
+    ) -> None:
+        prefetched = canonical.prefetch(sandbox, specs, live.objects, rounds)
+        sandbox.facts[canonical.PREFETCHED] = prefetched
+        tables = frozenset(spec.table for spec in specs)
+        _not_volatile(sandbox, _called(tables, [p for found in prefetched.values() for p in found.values()], live))
+
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[PoliciesSpec], live: Live[Policy]) -> PolicyDesired:
         objects: dict[ObjectKey, Policy] = {}
         locations: dict[ObjectKey, SourceLocation] = {}
         work: list[tuple[PoliciesSpec, list[PolicySpec]]] = []
+        prefetched: Mapping[QualifiedName, Mapping[ObjectKey, Policy]] = sandbox.facts.get(canonical.PREFETCHED, {})
         for spec in specs:
             if spec.table not in sandbox.live.tables:
                 continue
-            server = []
+            server = canonical.server_entries(spec, live.objects)
+            needs_server = {entry.key for entry in server}
             for entry in spec.entries:
                 locations[entry.key] = entry.location
-                current = live.objects.get(entry.key)
-                if current is not None and _written_as(entry, current):
-                    objects[entry.key] = current  # written exactly as the server prints it: the same
-                else:
-                    server.append(entry)
-            if server:
+                if entry.key not in needs_server:
+                    objects[entry.key] = live.objects[entry.key]  # written exactly as the server prints it
+            if spec.table in prefetched:
+                objects.update(prefetched[spec.table])
+            elif server:
                 work.append((spec, server))
-        objects.update(_deparse(sandbox, work, live.objects))
-        from .authz import called_functions  # not at the top: lint, whose node-tree reader it uses, imports this
-
+        objects.update(canonical.deparse(sandbox, work, live.objects))
         tables = frozenset(spec.table for spec in specs)
-        compared = [*objects.values(), *(policy for policy in live.objects.values() if policy.table in tables)]
-        return PolicyDesired(objects, {}, locations, tables, _not_volatile(sandbox, called_functions(compared)))
+        not_volatile = _not_volatile(sandbox, _called(tables, objects.values(), live))
+        return PolicyDesired(objects, {}, locations, tables, not_volatile)
 
     # --- comparing ------------------------------------------------------------------------------------------
 
@@ -265,11 +276,26 @@ def policy_entry(policy: Policy) -> dict[str, Any]:
     return entry
 
 
+def _called(tables: frozenset[QualifiedName], desired: Iterable[Policy], live: Live[Policy]) -> frozenset[int]:
+    """The functions the desired policies and the live ones of their tables call."""
+    from .authz import called_functions  # not at the top: lint, whose node-tree reader it uses, imports this
+
+    return called_functions([*desired, *(policy for policy in live.objects.values() if policy.table in tables)])
+
+
+# The fact the rounds share: function oid -> whether it is not volatile, for each function asked about.
+VOLATILITY = "function volatility"
+
+
 def _not_volatile(sandbox: Sandbox, functions: frozenset[int]) -> frozenset[int]:
-    if not functions:
-        return frozenset()
-    sandbox.cur.execute(query("stable_functions"), {"oids": sorted(functions)})
-    return frozenset(int(row[0]) for row in sandbox.cur.fetchall())
+    """Those of the functions that are not volatile; asked once per function and plan, not once per round."""
+    known: dict[int, bool] = sandbox.facts.setdefault(VOLATILITY, {})
+    unknown = sorted(functions - known.keys())
+    if unknown:
+        sandbox.cur.execute(query("stable_functions"), {"oids": unknown})
+        stable = {int(row[0]) for row in sandbox.cur.fetchall()}
+        known.update((oid, oid in stable) for oid in unknown)
+    return frozenset(oid for oid in functions if known[oid])
 
 
 def _alterable(current: Policy, wanted: Policy) -> bool:

@@ -25,6 +25,7 @@ a change to a role that is a member of the old one still counts as wider.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -230,26 +231,31 @@ def _plain(node: Node, stable: frozenset[int]) -> bool:
 
 
 def called_functions(policies: Iterable[Policy]) -> frozenset[int]:
-    """Oids of the functions (and operators' functions) called inside the subqueries of these policies: whether
-    they are volatile decides whether a wrapped call is the same as the bare one."""
+    """Oids of the functions (and operators' functions) these policies call: whether they are volatile decides
+    whether a wrapped call is the same as the bare one."""
+    return frozenset().union(
+        *(_functions_in(tree) for policy in policies for tree in (policy.using_tree, policy.with_check_tree) if tree)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _functions_in(tree: str) -> frozenset[int]:
+    """The functions one parse tree calls. Cached by its text: the policies of many tables often share one shape
+    (a column is a number in the tree), and a plan asks before the rounds and in them."""
+    try:
+        stack: list[Any] = [parse_node_tree(tree)]
+    except NodeTreeError:
+        return frozenset()
     found: set[int] = set()
-    for policy in policies:
-        for tree in (policy.using_tree, policy.with_check_tree):
-            if tree is None:
-                continue
-            try:
-                stack: list[Any] = [parse_node_tree(tree)]
-            except NodeTreeError:
-                continue
-            while stack:
-                value = stack.pop()
-                if isinstance(value, Node):
-                    for key in ("funcid", "opfuncid"):
-                        if isinstance(value.get(key), int):
-                            found.add(value.get(key))
-                    stack.extend(value.fields.values())
-                elif isinstance(value, tuple):
-                    stack.extend(value)
-                elif isinstance(value, Unparsed):
-                    stack.extend(value.items)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Node):
+            for key in ("funcid", "opfuncid"):
+                if isinstance(value.get(key), int):
+                    found.add(value.get(key))
+            stack.extend(value.fields.values())
+        elif isinstance(value, tuple):
+            stack.extend(value)
+        elif isinstance(value, Unparsed):
+            stack.extend(value.items)
     return frozenset(found)

@@ -1,20 +1,96 @@
-"""Desired policies as the server prints them: created on the round's empty copies of their tables, read back
-for all tables at once; and, beside each changed one, the live policy read back the same way."""
+"""Desired policies as the server prints them: created on empty copies of their tables and read back; and,
+beside each changed one, the live policy read back the same way.
+
+Before the rounds, the policies of every table whose column types stay go to the sandbox's batch, a few
+statements whatever the number of tables (``prefetch``); a table the batch could not take (a type change, a
+fragment with a ``;``, a refusal) is done in its round, statement by statement, where a refusal is located."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import psycopg
 from psycopg import sql
 
+from ...catalog import query
+from ...catalog.reader import columns_from_rows
 from ...model.keys import ObjectKey
-from ...sandbox.copies import Copy, copy_columns, copy_of
-from ...sandbox.session import Sandbox, located
+from ...model.names import QualifiedName
+from ...sandbox.batch import TableWork, batchable, positional, run_batch
+from ...sandbox.copies import Copy, copy_columns, copy_of, may_retype
+from ...sandbox.session import Sandbox, located, single_expression_sql
 from .model import PoliciesSpec, Policy, PolicySpec, key_of
-from .read import read_policies
+from .read import policies_from_rows, read_policies
 from .steps import create_policy_sql
+
+# The fact prefetch leaves for the rounds: table -> its policies that needed the server, as the batch read them.
+PREFETCHED = "policies deparsed in the batch"
+NOT_A_SINGLE_EXPRESSION = "an expression of this policy is not a single expression"
+
+
+def server_entries(spec: PoliciesSpec, live: Mapping[ObjectKey, Policy]) -> list[PolicySpec]:
+    """The policies of a spec that need the server: all but those written exactly as the live one prints."""
+    return [
+        entry for entry in spec.entries if (current := live.get(entry.key)) is None or not _written_as(entry, current)
+    ]
+
+
+def prefetch(
+    sandbox: Sandbox,
+    specs: Sequence[PoliciesSpec],
+    live: Mapping[ObjectKey, Policy],
+    rounds: Sequence[frozenset[QualifiedName]],
+) -> dict[QualifiedName, dict[ObjectKey, Policy]]:
+    """The policies of every table the batch can take, deparsed in one call, its chunks the rounds."""
+    by_table = {spec.table: spec for spec in specs if spec.table in sandbox.live.tables}
+    chunks: list[list[TableWork]] = []
+    planned: dict[QualifiedName, tuple[list[PolicySpec], dict[ObjectKey, str]]] = {}
+    for tables in rounds:
+        chunk = []
+        for table in sorted(tables):
+            spec = by_table.get(table)
+            if spec is None or may_retype(sandbox, table):
+                continue
+            entries = server_entries(spec, live)
+            if not entries or not all(batchable(e.using) and batchable(e.with_check) for e in entries):
+                continue
+            work, scratch = _table_work(table, entries, live)
+            chunk.append(work)
+            planned[table] = (entries, scratch)
+        chunks.append(chunk)
+    readbacks = [positional(query("policies"), "oids"), positional(query("columns"), "oids")]
+    prefetched: dict[QualifiedName, dict[ObjectKey, Policy]] = {}
+    for result in run_batch(sandbox, chunks, readbacks):
+        policy_rows, column_rows = result.readbacks
+        found = policies_from_rows(policy_rows, result.copies, columns_from_rows(column_rows))
+        for table in result.copies.values():
+            entries, scratch = planned[table]
+            settled = {entry.key: _settled(entry, found, scratch, live) for entry in entries}
+            if all(policy is not None for policy in settled.values()):
+                prefetched[table] = {key: policy for key, policy in settled.items() if policy is not None}
+    return prefetched
+
+
+def _table_work(
+    table: QualifiedName, entries: Sequence[PolicySpec], live: Mapping[ObjectKey, Policy]
+) -> tuple[TableWork, dict[ObjectKey, str]]:
+    """What the batch does for one table, as the rounds would do it: its copy, each policy's fragments checked
+    and the policy created, and beside a changed one the live policy under a scratch name."""
+    copy = sql.Identifier("pg_temp", table.name)
+    work = TableWork(table)
+    work.run(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, table.identifier()))
+    scratch: dict[ObjectKey, str] = {}
+    for entry in entries:
+        for fragment in (entry.using, entry.with_check):
+            if fragment is not None:
+                work.check(single_expression_sql(fragment, copy))
+        work.run(create_policy_sql(entry, copy))
+        current = live.get(entry.key)
+        if current is not None:
+            scratch[entry.key] = f"pgstate live {len(scratch)}"
+            work.attempt(create_policy_sql(current, copy, name=scratch[entry.key]))
+    return work, scratch
 
 
 def _written_as(spec: PolicySpec, current: Policy) -> bool:
@@ -33,7 +109,7 @@ def _same_text(written: str | None, printed: str | None) -> bool:
     )
 
 
-def _deparse(
+def deparse(
     sandbox: Sandbox, work: list[tuple[PoliciesSpec, list[PolicySpec]]], live: Mapping[ObjectKey, Policy]
 ) -> dict[ObjectKey, Policy]:
     """Create the policies that need the server on their tables' copies (and, beside each changed one, the live
@@ -67,26 +143,40 @@ def _deparse(
     )
     result = {}
     for entry, _copy in built:
-        policy = found.get(entry.key)
-        if (
-            policy is None
-            or (policy.using is None) != (entry.using is None)
-            or (policy.with_check is None) != (entry.with_check is None)
-        ):
-            sandbox.problems.add("an expression of this policy is not a single expression", entry.location)
-            continue
-        policy = replace(policy, using_source=entry.using, with_check_source=entry.with_check)
-        current = live.get(entry.key)
-        beside = reparsed.get(entry.key)
-        if current is not None and beside is not None:
-            settled = found.get(key_of(entry.table, beside))
-            if settled is not None and replace(settled, name=entry.name) == policy:
-                # The same policy, once both sides are in the form the server settles on. Created again (out of
-                # the way of a type change), it is made from the text as written, which the server reads under
-                # the new types as the author meant (the live text may carry casts the old types needed).
-                policy = replace(current, using_source=entry.using, with_check_source=entry.with_check)
-        result[entry.key] = policy
+        policy = _settled(entry, found, reparsed, live)
+        if policy is None:
+            sandbox.problems.add(NOT_A_SINGLE_EXPRESSION, entry.location)
+        else:
+            result[entry.key] = policy
     return result
+
+
+def _settled(
+    entry: PolicySpec,
+    found: Mapping[ObjectKey, Policy],
+    reparsed: Mapping[ObjectKey, str],
+    live: Mapping[ObjectKey, Policy],
+) -> Policy | None:
+    """The desired policy as read back from the copy (None: not the shape the spec asked for, a fragment
+    smuggled more); the live one where both are the same once in the form the server settles on."""
+    policy = found.get(entry.key)
+    if (
+        policy is None
+        or (policy.using is None) != (entry.using is None)
+        or (policy.with_check is None) != (entry.with_check is None)
+    ):
+        return None
+    policy = replace(policy, using_source=entry.using, with_check_source=entry.with_check)
+    current = live.get(entry.key)
+    beside = reparsed.get(entry.key)
+    if current is not None and beside is not None:
+        settled = found.get(key_of(entry.table, beside))
+        if settled is not None and replace(settled, name=entry.name) == policy:
+            # The same policy, once both sides are in the form the server settles on. Created again (out of
+            # the way of a type change), it is made from the text as written, which the server reads under
+            # the new types as the author meant (the live text may carry casts the old types needed).
+            policy = replace(current, using_source=entry.using, with_check_source=entry.with_check)
+    return policy
 
 
 def _check_fragments(sandbox: Sandbox, policy: PolicySpec, copy: sql.Composable) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -22,8 +22,15 @@ def read_policies(
 ) -> dict[ObjectKey, Policy]:
     """Policies of the tables with the given oids (or the policies with the given oids), by key."""
     cur.execute(query("policies"), {"oids": [] if policies else list(tables), "policies": list(policies)})
+    return policies_from_rows(cur.fetchall(), tables, columns)
+
+
+def policies_from_rows(
+    rows: Iterable[Sequence[Any]], tables: Mapping[int, QualifiedName], columns: Mapping[int, Mapping[int, Any]]
+) -> dict[ObjectKey, Policy]:
+    """The policies in rows of the ``policies`` query (read here, or by the sandbox's batch as JSON)."""
     found = {}
-    for row in cur.fetchall():
+    for row in rows:
         (
             table_oid,
             name,
@@ -38,7 +45,7 @@ def read_policies(
             dependencies,
             _oid,
         ) = row
-        table = tables[table_oid]
+        table = tables[int(table_oid)]  # the batch reads oids as JSON strings
         policy = Policy(
             table=table,
             name=name,
@@ -51,7 +58,7 @@ def read_policies(
             depends_on=frozenset(_dependency_key(parts) for parts in dependencies or ()),
             using_tree=using_tree,
             with_check_tree=with_check_tree,
-            attributes={attnum: column.name for attnum, column in columns.get(table_oid, {}).items()},
+            attributes={attnum: column.name for attnum, column in columns.get(int(table_oid), {}).items()},
         )
         found[policy.key] = policy
     return found

@@ -1,0 +1,109 @@
+"""A plan sends a fixed number of statements whatever the number of tables and policies, counted by the server
+itself (pg_stat_statements, on a server started with it and otherwise default settings: max_locks_per_transaction
+64). The catalog has the shape of a Supabase project: per table ten columns, three indexes, RLS and two policies
+written as people write them (each needs the server to be read as it prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgharness import PG15_MISSING, server_bin_dir
+from pgstate.pipeline import load_desired, plan_for
+from pgstate.servers.local import LocalServer, ensure_server, stop_server
+
+COLUMNS = "id bigint primary key, owner_id int, account_id int, created_at timestamptz, name text, active boolean"
+
+
+def _ddl(name: str) -> str:
+    return (
+        f"CREATE TABLE public.{name} ({COLUMNS});"
+        f"CREATE INDEX {name}_owner_idx ON public.{name} (owner_id);"
+        f"CREATE INDEX {name}_account_idx ON public.{name} (account_id, created_at DESC);"
+        f"CREATE INDEX {name}_name_idx ON public.{name} (lower(name)) WHERE active;"
+        f"ALTER TABLE public.{name} ENABLE ROW LEVEL SECURITY;"
+        f"CREATE POLICY p_read ON public.{name} FOR SELECT USING (owner_id = 1);"
+        f"CREATE POLICY p_write ON public.{name} FOR UPDATE USING (owner_id = 1 AND active);"
+    )
+
+
+def _yaml(name: str) -> str:
+    return (
+        f"table: {name}\n"
+        "indexes:\n"
+        f"  - {{name: {name}_owner_idx, columns: [owner_id]}}\n"
+        f"  - {{name: {name}_account_idx, columns: [account_id, {{column: created_at, order: desc}}]}}\n"
+        f"  - {{name: {name}_name_idx, columns: [{{expression: 'lower(name)'}}], where: active}}\n"
+        "prune_indexes: true\n"
+        "rls: {enabled: true}\n"
+        "policies:\n"
+        "  - {name: p_read, command: select, using: 'owner_id = 1'}\n"
+        "  - {name: p_write, command: update, using: 'owner_id = 1 and active'}\n"
+    )
+
+
+@pytest.fixture(scope="module", params=["pg18", "pg15"])
+def counted_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    bin_dir = server_bin_dir(request.param)
+    if bin_dir is None:
+        pytest.skip(PG15_MISSING)
+    server = ensure_server(
+        bin_dir,
+        tmp_path_factory.mktemp(f"counted-{request.param}") / "data",
+        fast=True,
+        preload=("pg_stat_statements",),
+    )
+    try:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        yield server
+    finally:
+        stop_server(server)
+
+
+def _database(server: LocalServer, tables: int, tmp_path: Path) -> tuple[str, Path]:
+    name = f"tables_{tables}"
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(server.url(name), autocommit=True) as conn:
+        for start in range(0, tables, 100):  # one transaction per 100 tables: within a default lock table
+            numbers = range(start, min(start + 100, tables))
+            conn.execute(("BEGIN;" + "".join(_ddl(f"t{n:05d}") for n in numbers) + "COMMIT;").encode())
+    desired = tmp_path / f"desired-{tables}"
+    desired.mkdir()
+    for number in range(tables):
+        (desired / f"t{number:05d}.yaml").write_text(_yaml(f"t{number:05d}"))
+    return name, desired
+
+
+def _statements_of_a_plan(server: LocalServer, database: str, desired: Path) -> int:
+    specs = load_desired(desired)
+    with psycopg.connect(server.url()) as reader:  # another database: its own statements are not counted
+        (oid,) = reader.execute("SELECT oid FROM pg_database WHERE datname = %s", [database]).fetchone() or (0,)
+        reader.execute("SELECT pg_stat_statements_reset(0, %s, 0)", [oid])
+        with psycopg.connect(server.url(database)) as conn:
+            _, plan = plan_for(conn, specs, lock_timeout="2s")
+        assert not plan.steps, [step.sql for step in plan.steps][:3]
+        (calls,) = reader.execute(
+            "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements WHERE dbid = %s", [oid]
+        ).fetchone() or (0,)
+    return int(calls)
+
+
+def test_a_plan_of_10_and_of_1000_tables_sends_the_same_statements(counted_server: LocalServer, tmp_path: Path) -> None:
+    counts = [_statements_of_a_plan(counted_server, *_database(counted_server, n, tmp_path)) for n in (10, 1000)]
+    assert counts[0] == counts[1], counts
+    assert counts[0] < 40, counts  # the catalog read, the sandbox's settings and its one batch
+
+
+def test_a_plan_of_5000_tables_with_policies_on_a_default_server(counted_server: LocalServer, tmp_path: Path) -> None:
+    """Between 1,000 and 3,000 such tables the one sandbox transaction used to run a default server out of lock
+    slots (``out of shared memory``); the batch's chunks each take at most one transaction's share."""
+    with psycopg.connect(counted_server.url()) as conn:
+        (locks,) = conn.execute("SELECT current_setting('max_locks_per_transaction')::int").fetchone() or (0,)
+    assert locks == 64  # the default
+    name, desired = _database(counted_server, 5000, tmp_path)
+    assert _statements_of_a_plan(counted_server, name, desired) < 40
