@@ -26,7 +26,6 @@ DECLARE
     readback int;
     part json;
     results json[];
-    parts json[] := '{}';
     fragment refcursor;
     probe record;
     width int;
@@ -74,13 +73,14 @@ BEGIN
                     INTO part USING copy_oids;
                 results := results || part;
             END LOOP;
-            parts := parts || json_build_object(
+            -- Returned now: what RETURN NEXT stores outlives the chunk's rollback (PL/pgSQL keeps it in the
+            -- function's own memory), and an array grown chunk by chunk would be copied at every append.
+            RETURN NEXT json_build_object(
                 'chunk', chunk_number, 'tables', copy_tables, 'oids', copy_oids, 'readbacks', results);
             RAISE EXCEPTION 'roll back the chunk' USING ERRCODE = 'PGS01';
         EXCEPTION
             WHEN SQLSTATE 'PGS01' THEN NULL;
         END;
     END LOOP;
-    RETURN QUERY SELECT unnest(parts);
 END
 $batch$

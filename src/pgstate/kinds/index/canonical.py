@@ -49,9 +49,7 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
     rebuilds: dict[ObjectKey, tuple[str, ...]] = {}
     tables: dict[QualifiedName, bool] = {}
     work: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]]]] = []
-    by_table: dict[QualifiedName, dict[str, Index]] = defaultdict(dict)
-    for index in live.values():
-        by_table[index.table][index.name] = index
+    by_table = _live_by_table(sandbox, live)
     for spec in specs:
         if spec.entries is None or spec.table not in sandbox.live.tables:
             continue
@@ -88,6 +86,21 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
         rebuilds=rebuilds,
         owners=_owners(sandbox, objects, live),
     )
+
+
+LIVE_BY_TABLE = "live indexes by table"
+
+
+def _live_by_table(sandbox: Sandbox, live: Mapping[ObjectKey, Index]) -> Mapping[QualifiedName, dict[str, Index]]:
+    """The live indexes by table and name, worked out once per plan: each round asks (a plan of 5,000 tables has
+    some 800 rounds, and walking every live index in each took 20 s)."""
+    found: Mapping[QualifiedName, dict[str, Index]] | None = sandbox.facts.get(LIVE_BY_TABLE)
+    if found is None:
+        by_table: dict[QualifiedName, dict[str, Index]] = defaultdict(dict)
+        for index in live.values():
+            by_table[index.table][index.name] = index
+        found = sandbox.facts[LIVE_BY_TABLE] = dict(by_table)
+    return found
 
 
 def _deparse(
