@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from pgharness import TestDatabase, run_pgstate_inprocess
 from test_apply_failures import apply_waiting_in_a_build, catalog_state, invalid_indexes, last_run_status
 
@@ -112,14 +114,18 @@ def test_out_of_range_lock_timeout_changes_nothing(database: TestDatabase, tmp_p
     assert database.query("SELECT to_regnamespace('pgstate')") == [(None,)]
 
 
-def test_interrupted_build_leaves_no_invalid_index(database: TestDatabase, tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT) mid-build: what was being built is dropped, the run says so, the catalog is as before."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_build_leaves_no_invalid_index(
+    database: TestDatabase, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM (a CI job cancelled) mid-build: what was being built is dropped, the run says
+    so, the catalog is as before."""
     database.execute("CREATE TABLE t (a int, b int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;")
     desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
     before = catalog_state(database)
     process, holder = apply_waiting_in_a_build(database, desired)
     try:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         time.sleep(0.5)
     finally:
         holder.rollback()
@@ -127,6 +133,31 @@ def test_interrupted_build_leaves_no_invalid_index(database: TestDatabase, tmp_p
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1, err
     assert "interrupted" in err
-    assert catalog_state(database) == before
-    assert invalid_indexes(database) == 0
-    assert last_run_status(database) == "rolled back"
+    assert catalog_state(database) == before, err
+    assert invalid_indexes(database) == 0, err
+    assert last_run_status(database) == "rolled back", err
+    name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+    assert database.query("SELECT error FROM pgstate.runs")[0][0] == f"interrupted ({name})"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.003, 0.006, 0.01, 0.02])
+def test_ctrl_c_as_the_build_ends_leaves_the_run_whole(database: TestDatabase, tmp_path: Path, delay: float) -> None:
+    """Ctrl-C just as the build returns (between its end and the line that notes it, while the record is written,
+    ...): the run is rolled back and the catalog as before, or, when the signal came after the run ended, applied
+    in full; never an index left behind, an invalid one, or a run left 'running'. Found by a failing CI run."""
+    database.execute("CREATE TABLE t (a int, b int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;")
+    desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
+    before = catalog_state(database)
+    process, holder = apply_waiting_in_a_build(database, desired)
+    holder.rollback()  # the build goes on and ends within milliseconds
+    holder.close()
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    status = last_run_status(database)
+    assert invalid_indexes(database) == 0, err
+    if status == "applied":
+        assert [row[1] for row in catalog_state(database) if row[0] == "index"] == ["t_a_idx"], err
+    else:
+        assert (status, process.returncode) == ("rolled back", 1), err
+        assert catalog_state(database) == before, err

@@ -37,6 +37,7 @@ from ..planning.plan import Plan, fingerprint, step_json
 from ..planning.steps import Hazard, Phase
 from ..source.documents import SpecSet
 from ..source.git import desired_commit
+from . import interrupts
 from .executor import Executor, prepare_session
 from .options import ApplyOptions
 
@@ -141,21 +142,28 @@ def _apply_locked(
 
     runs.ensure_schema(control)
     commit, dirty = desired_commit(desired.directory) if desired.directory is not None else (None, None)
-    run_id = runs.start_run(
-        control,
-        fingerprint=plan.fingerprint,
-        plan=plan.to_json(control),
-        pre_state=record_pre_state(before.context),
-        desired_commit=commit,
-        desired_dirty=dirty,
-        rollback_of=options.rollback_of,
-    )
-    record = RunRecord(url, control, run_id, say)
-    executor = Executor(url, work, options, say, record=record, plan=plan)
-    try:
-        return _run(url, record, executor, desired, before, plan, commit, options, say=say)
-    finally:
-        executor.close()
+    executor: Executor | None = None
+
+    def cancel_running_statement() -> None:
+        (executor.work if executor is not None else work).cancel_safe(timeout=2.0)
+
+    # From the run's start until its record says how it ended, Ctrl-C stops at a checkpoint (interrupts.py).
+    with interrupts.deferred(cancel_running_statement):
+        run_id = runs.start_run(
+            control,
+            fingerprint=plan.fingerprint,
+            plan=plan.to_json(control),
+            pre_state=record_pre_state(before.context),
+            desired_commit=commit,
+            desired_dirty=dirty,
+            rollback_of=options.rollback_of,
+        )
+        record = RunRecord(url, control, run_id, say)
+        executor = Executor(url, work, options, say, record=record, plan=plan)
+        try:
+            return _run(url, record, executor, desired, before, plan, commit, options, say=say)
+        finally:
+            executor.close()
 
 
 def _run(
@@ -177,6 +185,7 @@ def _run(
     restoration = options.restoration
     final = restoration.full if restoration is not None and restoration.full is not None else desired
     try:
+        interrupts.check()
         executor.verified_rows.update(_back_up(url, record, desired, before, plan, commit, options, say))
         if restoration is not None:
             # What the run left, not what a dump of this rollback holds: the rows must not have changed since.
@@ -250,13 +259,15 @@ def _finish_committed(
     committed = [str(step.id) for step in plan.steps if step.phase is not Phase.MAINTENANCE]
     changed = f"committed: {', '.join(committed)}" if committed else "nothing was committed"
     upkeep = plan.in_phase(Phase.MAINTENANCE)
+    if trouble is None and interrupts.requested():
+        trouble = "was interrupted before its upkeep and its check"
     if trouble is None and upkeep:
         # Upkeep changes no definition: a failure here leaves the committed schema steps, and says so.
         try:
             executor.run_outside_transaction(upkeep, undo_on_failure=True)
-        except PgstateError as failure:
+        except (PgstateError, interrupts.Interrupted) as failure:
             executor.undo_builds()
-            trouble = f"upkeep failed: {failure.message}"
+            trouble = f"upkeep failed: {failure_message(failure)}"
         executor.built.clear()
     if trouble is None:
         conn = record.connection(probe=True)

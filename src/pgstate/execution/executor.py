@@ -24,6 +24,7 @@ from ..history.status import StepStatus
 from ..model.names import QualifiedName
 from ..planning.plan import Plan
 from ..planning.steps import Action, Phase, Step, StepId
+from . import interrupts
 from .options import ApplyOptions
 from .progress import step_progress
 from .waits import WaitLog, WaitWatch
@@ -88,6 +89,7 @@ class Executor:
 
     def run_outside_transaction(self, changes: list[Step], *, undo_on_failure: bool) -> None:
         for change in changes:
+            interrupts.check()
             if undo_on_failure:
                 # Recorded before it runs: an interruption mid-build must drop what it half made.
                 self.built.append(change)
@@ -96,8 +98,12 @@ class Executor:
             except PgstateError as failure:
                 self._record([change], StepStatus.FAILED, failure.message)
                 raise
+            except interrupts.Interrupted as failure:
+                self._record([change], StepStatus.FAILED, str(failure))
+                raise
             self.completed.add(change.id)
             self._record([change], StepStatus.COMMITTED)
+        interrupts.check()
 
     def _wait_budget(self, change: Step) -> str:
         """A concurrent build waits out every older transaction in the database; those waits block no query, so
@@ -134,16 +140,18 @@ class Executor:
             except RETRYABLE as error:
                 self._undo_one(change)  # a failed concurrent build leaves an INVALID index behind
                 if attempt == self.options.retries:
-                    raise _lock_failure(change, error, self.options, budget, waited) from None
+                    raise interrupts.instead(_lock_failure(change, error, self.options, budget, waited)) from None
                 self.say(f"  lock not available within {budget}; retrying")
                 self._backoff(attempt)
+                interrupts.check()
             except pgerrors.DuplicateTable as error:
                 # The name was taken after the plan was made: nothing of ours to undo, and never drop theirs.
                 if self.built and self.built[-1] is change:
                     self.built.pop()
                 raise _step_failure(change, error) from None
             except psycopg.Error as error:
-                raise _step_failure(change, error) from None  # undo_builds drops what it left
+                # undo_builds drops what it left; a statement cancelled by an interrupt is the interruption
+                raise interrupts.instead(_step_failure(change, error)) from None
 
     def run_transaction(self, changes: list[Step]) -> None:
         """All the steps in one transaction, which also marks them committed in the run's record: the mark
@@ -166,6 +174,7 @@ class Executor:
                     self.xid = str(cur.execute("SELECT pg_current_xact_id()").fetchone()[0])  # type: ignore[index]
                     checked: set[str] = set()
                     for current in changes:
+                        interrupts.check()
                         self.say(f"{current.action} {current.target}")
                         self._check_dumps_before(cur, current, checked)
                         if current.payload is not None:
@@ -175,6 +184,7 @@ class Executor:
                         for followup in current.followups:
                             execute(cur, followup)
                         ran.append(current)
+                    interrupts.check()  # the last moment to stop: after it, the transaction commits
                     current, committing = None, True  # from here on, a failure is the commit's
                     for mark in runs.commit_marks(self.record.run_id, positions, self._converted(cur, changes)):
                         execute(cur, mark)
@@ -187,6 +197,7 @@ class Executor:
                     raise failure from None
                 self.say(f"  lock not available within {self.options.lock_timeout}; rolled back, retrying")
                 self._backoff(attempt)
+                interrupts.check()
             except psycopg.Error as error:
                 failure = _step_failure(current, error) if current is not None else _commit_failure(error, committing)
                 if committing:
@@ -195,9 +206,12 @@ class Executor:
                     self.unsettled = ran
                 else:
                     self._record_failed(ran, current, failure.message)
-                raise failure from None
+                raise interrupts.instead(failure) from None
             except PgstateError as failure:
                 self._record_failed(ran, current, failure.message)
+                raise
+            except interrupts.Interrupted as failure:
+                self._record_failed(ran, current, str(failure))  # a checkpoint before the commit: rolled back
                 raise
 
     def settle_uncommitted(self) -> None:
@@ -255,7 +269,9 @@ class Executor:
                 with self.work.cursor() as cur:
                     execute(cur, change.undo)
                 return True
-            except RETRYABLE:
+            except (*RETRYABLE, pgerrors.QueryCanceled):
+                # QueryCanceled: the interrupt's cancel request reached the server after the statement it was
+                # meant for had ended, and cancelled this one
                 self._backoff(attempt)
             except psycopg.Error as error:
                 self.say(f"could not undo {change.action} {change.target}: {error.diag.message_primary}")
@@ -268,7 +284,11 @@ class Executor:
         if not self.built:
             return True
         try:
-            if self.work.closed or self.work.info.transaction_status == psycopg.pq.TransactionStatus.UNKNOWN:
+            if self.work.closed or self.work.info.transaction_status in (
+                psycopg.pq.TransactionStatus.UNKNOWN,
+                psycopg.pq.TransactionStatus.ACTIVE,  # abandoned mid-statement (a second Ctrl-C)
+            ):
+                self.work.close()  # the server stops what it ran within client_connection_check_interval
                 self.work = connect(self.url)  # the session died with the failure; undo from a new one
                 prepare_session(self.work, self.options)
             elif self.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

@@ -45,7 +45,7 @@ def failure_message(failure: BaseException) -> str:
     if isinstance(failure, PgstateError):
         return failure.message
     if isinstance(failure, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
+        return str(failure) or "interrupted (Ctrl-C)"  # the checkpoint's Interrupted says which signal
     if isinstance(failure, SystemExit):
         return "interrupted (the process was asked to exit)"
     if isinstance(failure, psycopg.OperationalError | psycopg.InterfaceError):
