@@ -34,6 +34,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/peers.py --install-peers
 
 clean:
 	rm -rf $(VENV) .pgstate

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from pgharness import PG15_MISSING, server_bin_dir
+from pgstate.history import runs
 from pgstate.pipeline import load_desired, plan_for
 from pgstate.servers.local import LocalServer, ensure_server, stop_server
 
@@ -64,15 +65,15 @@ def counted_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         stop_server(server)
 
 
-def _database(server: LocalServer, tables: int, tmp_path: Path) -> tuple[str, Path]:
-    name = f"tables_{tables}"
+def _database(server: LocalServer, tables: int, tmp_path: Path, prefix: str = "tables") -> tuple[str, Path]:
+    name = f"{prefix}_{tables}"  # one server for the module: each test its own databases
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     with psycopg.connect(server.url(name), autocommit=True) as conn:
         for start in range(0, tables, 100):  # one transaction per 100 tables: within a default lock table
             numbers = range(start, min(start + 100, tables))
             conn.execute(("BEGIN;" + "".join(_ddl(f"t{n:05d}") for n in numbers) + "COMMIT;").encode())
-    desired = tmp_path / f"desired-{tables}"
+    desired = tmp_path / f"desired-{name}"
     desired.mkdir()
     for number in range(tables):
         (desired / f"t{number:05d}.yaml").write_text(_yaml(f"t{number:05d}"))
@@ -107,3 +108,71 @@ def test_a_plan_of_5000_tables_with_policies_on_a_default_server(counted_server:
     assert locks == 64  # the default
     name, desired = _database(counted_server, 5000, tmp_path)
     assert _statements_of_a_plan(counted_server, name, desired) < 40
+
+
+def _plan_counting_batches(server: LocalServer, database: str, desired: Path, **connect: str) -> tuple[list[str], int]:
+    """A plan's steps, and how many statements of it called the sandbox's batch (as the server counted them)."""
+    with psycopg.connect(server.url()) as reader:
+        (oid,) = reader.execute("SELECT oid FROM pg_database WHERE datname = %s", [database]).fetchone() or (0,)
+        reader.execute("SELECT pg_stat_statements_reset(0, %s, 0)", [oid])
+        with psycopg.connect(server.url(database), **connect) as conn:
+            _, plan = plan_for(conn, load_desired(desired), lock_timeout="2s")
+        (calls,) = reader.execute(
+            "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements WHERE dbid = %s AND query LIKE %s",
+            [oid, "SELECT pg_temp.pgstate_batch(%"],
+        ).fetchone() or (0,)
+    return [str(step.id) for step in plan.steps], int(calls)
+
+
+def _cache_rows(server: LocalServer, database: str) -> list[tuple[int, int]]:
+    with psycopg.connect(server.url(database)) as conn:
+        return conn.execute("SELECT count(*), count(DISTINCT generation) FROM pgstate.canonical_forms").fetchall()
+
+
+def test_a_repeated_plan_canonicalises_nothing(counted_server: LocalServer, tmp_path: Path) -> None:
+    """The canonical-form cache (created by apply, here by the same schema script): a plan proves each policy
+    the same as the live one once and writes it down; the next plan sends no batch. Any DDL starts a new
+    generation; a policy changed out of band is planned whatever the cache holds."""
+    name, desired = _database(counted_server, 20, tmp_path, "repeated")
+    assert _plan_counting_batches(counted_server, name, desired) == ([], 1)  # no cache yet: nothing written
+    with psycopg.connect(counted_server.url(name)) as conn:
+        runs.ensure_schema(conn)
+        conn.commit()
+    assert _plan_counting_batches(counted_server, name, desired) == ([], 1)
+    assert _cache_rows(counted_server, name) == [(40, 1)]  # two policies per table
+    assert _plan_counting_batches(counted_server, name, desired) == ([], 0)
+
+    with psycopg.connect(counted_server.url(name), autocommit=True) as conn:
+        conn.execute("ALTER POLICY p_read ON t00003 USING (owner_id = 2)")  # not DDL the generation sees
+    steps, batches = _plan_counting_batches(counted_server, name, desired)
+    assert steps == ["alter-policy public.t00003.p_read"] and batches == 1
+
+    with psycopg.connect(counted_server.url(name), autocommit=True) as conn:
+        conn.execute("ALTER POLICY p_read ON t00003 USING (owner_id = 1)")
+        conn.execute("CREATE FUNCTION public.owner_of(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1'")
+    assert _plan_counting_batches(counted_server, name, desired) == ([], 1)  # a new generation
+    assert _cache_rows(counted_server, name) == [(40, 1)]  # the old generation's rows gone
+
+
+def test_a_session_that_may_not_write_reads_the_cache_and_writes_nothing(
+    counted_server: LocalServer, tmp_path: Path
+) -> None:
+    """A read-only role (a PR workflow's credentials) plans with what the cache holds and adds nothing to it;
+    where the cache misses, the sandbox answers, as without a cache."""
+    name, desired = _database(counted_server, 10, tmp_path, "read_only")
+    with psycopg.connect(counted_server.url(name), autocommit=True) as conn:
+        runs.ensure_schema(conn)
+        conn.execute("DROP ROLE IF EXISTS reader_only")
+        conn.execute("CREATE ROLE reader_only LOGIN")
+        conn.execute("GRANT USAGE ON SCHEMA pgstate TO reader_only")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA pgstate TO reader_only")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader_only")
+    try:
+        assert _plan_counting_batches(counted_server, name, desired, user="reader_only") == ([], 1)
+        assert _cache_rows(counted_server, name) == [(0, 0)]
+        assert _plan_counting_batches(counted_server, name, desired) == ([], 1)  # the owner writes it
+        assert _plan_counting_batches(counted_server, name, desired, user="reader_only") == ([], 0)
+    finally:
+        with psycopg.connect(counted_server.url(name), autocommit=True) as conn:
+            conn.execute("DROP OWNED BY reader_only")
+            conn.execute("DROP ROLE reader_only")

@@ -73,7 +73,10 @@ def canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState,
 
 
 def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str) -> DesiredState:
-    sandbox = Sandbox(conn, live, lock_timeout)
+    # The documents of the kinds canonicalised before the tables' (functions a policy may call): part of what a
+    # cached canonical form rests on.
+    sources = [header.data for header in specs.headers if header.kind != "table"]
+    sandbox = Sandbox(conn, live, lock_timeout, sources=sources)
     results: dict[str, Any] = {}
     try:
         for kind in all_kinds():
@@ -108,6 +111,7 @@ def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState
     finally:
         sandbox.close()
     sandbox.problems.raise_if_any()
+    sandbox.cache.flush()
     return DesiredState(results, specs.files)
 
 

@@ -70,8 +70,20 @@ class Reader:
 
 def read_server(cur: psycopg.Cursor[Any]) -> ServerFacts:
     cur.execute(query("server"))
-    version, search_path, database, user, has_records, max_locks = cur.fetchone() or (0, "", "", "", False, 64)
-    return ServerFacts(int(version), str(search_path), str(database), str(user), bool(has_records), int(max_locks))
+    row = cur.fetchone()
+    if row is None:
+        return ServerFacts(0, "", "")
+    version, search_path, database, user, has_records, max_locks, generation, writable = row
+    return ServerFacts(
+        int(version),
+        str(search_path),
+        str(database),
+        str(user),
+        bool(has_records),
+        int(max_locks),
+        None if generation is None else str(generation),
+        bool(writable),
+    )
 
 
 def read_tables(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName]) -> dict[QualifiedName, TableFacts]:

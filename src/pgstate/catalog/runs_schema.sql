@@ -62,3 +62,11 @@ BEGIN
     END IF;
 END
 $$;
+-- Fragments the server has already canonicalised (sandbox/cache.py): the key digests the fragment, what it was
+-- compared with and everything its parsing depends on; rows of another catalog generation are dead weight,
+-- deleted when new ones are written.
+CREATE TABLE IF NOT EXISTS pgstate.canonical_forms (
+    key        text PRIMARY KEY,
+    generation text NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

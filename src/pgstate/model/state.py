@@ -22,6 +22,8 @@ class ServerFacts:
     user: str = ""
     has_records: bool = False  # pgstate.managed_settings exists (an apply ran here before)
     max_locks_per_transaction: int = 64  # the server's setting (64 by default)
+    canonical_generation: str | None = None  # the canonical-form cache's generation; None: there is no cache
+    canonical_writable: bool = False  # this session may add to the cache
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from psycopg import sql
 from ..db.sqlexec import execute
 from ..errors import InvalidDesiredState, PgstateError, SourceLocation
 from ..model.state import LiveState
+from .cache import CanonicalCache
 
 # Fragments are parsed on empty temporary objects: nothing here should take long.
 STATEMENT_TIMEOUT = "30s"
@@ -72,8 +73,10 @@ def server_message(error: psycopg.Error) -> str:
 class Sandbox:
     """The rolled-back transaction, opened on first use; what kinds canonicalised so far; the live state."""
 
-    def __init__(self, conn: psycopg.Connection[Any], live: LiveState, lock_timeout: str):
+    def __init__(self, conn: psycopg.Connection[Any], live: LiveState, lock_timeout: str, *, sources: Any = None):
         self.conn = conn
+        # what kinds look up before they ask the server; ``sources``: what else the sandbox is given to parse in
+        self.cache = CanonicalCache(conn, live.server, sources)
         self.live = live
         self.lock_timeout = lock_timeout
         self.problems = Problems()

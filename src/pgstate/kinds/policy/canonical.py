@@ -8,7 +8,7 @@ fragment with a ``;``, a refusal) is done in its round, statement by statement, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import psycopg
 from psycopg import sql
@@ -18,6 +18,7 @@ from ...catalog.reader import columns_from_rows
 from ...model.keys import ObjectKey
 from ...model.names import QualifiedName
 from ...sandbox.batch import TableWork, batchable, positional, run_batch
+from ...sandbox.cache import CanonicalCache
 from ...sandbox.copies import Copy, copy_columns, copy_of, may_retype
 from ...sandbox.session import Sandbox, located, single_expression_sql
 from .model import PoliciesSpec, Policy, PolicySpec, key_of
@@ -42,26 +43,39 @@ def prefetch(
     live: Mapping[ObjectKey, Policy],
     rounds: Sequence[frozenset[QualifiedName]],
 ) -> dict[QualifiedName, dict[ObjectKey, Policy]]:
-    """The policies of every table the batch can take, deparsed in one call, its chunks the rounds."""
+    """The policies of every table the batch can take: those the canonical-form cache knows to be the live ones
+    as they are, the others deparsed in one call, its chunks the rounds."""
     by_table = {spec.table: spec for spec in specs if spec.table in sandbox.live.tables}
-    chunks: list[list[TableWork]] = []
-    planned: dict[QualifiedName, tuple[list[PolicySpec], dict[ObjectKey, str]]] = {}
+    wanted: list[tuple[QualifiedName, list[PolicySpec]]] = []
     for tables in rounds:
-        chunk = []
         for table in sorted(tables):
             spec = by_table.get(table)
             if spec is None or may_retype(sandbox, table):
                 continue
             entries = server_entries(spec, live)
-            if not entries or not all(batchable(e.using) and batchable(e.with_check) for e in entries):
-                continue
-            work, scratch = _table_work(table, entries, live)
-            chunk.append(work)
-            planned[table] = (entries, scratch)
-        chunks.append(chunk)
-    readbacks = [positional(query("policies"), "oids"), positional(query("columns"), "oids")]
+            if entries and all(batchable(e.using) and batchable(e.with_check) for e in entries):
+                wanted.append((table, entries))
+    cache = sandbox.cache
+    keys = {
+        entry.key: _cache_key(cache, entry, current)
+        for _, entries in wanted
+        for entry in entries
+        if (current := live.get(entry.key)) is not None
+    }
+    known = cache.known(keys.values())
     prefetched: dict[QualifiedName, dict[ObjectKey, Policy]] = {}
-    for result in run_batch(sandbox, chunks, readbacks):
+    chunks: list[list[TableWork]] = [[] for _ in rounds]
+    round_of = {table: number for number, tables in enumerate(rounds) for table in tables}
+    planned: dict[QualifiedName, tuple[list[PolicySpec], dict[ObjectKey, str]]] = {}
+    for table, entries in wanted:
+        if all(keys.get(entry.key) in known for entry in entries):
+            prefetched[table] = {entry.key: _as_live(entry, live[entry.key]) for entry in entries}
+            continue
+        work, scratch = _table_work(table, entries, live)
+        chunks[round_of[table]].append(work)
+        planned[table] = (entries, scratch)
+    readbacks = [positional(query("policies"), "oids"), positional(query("columns"), "oids")]
+    for result in run_batch(sandbox, [chunk for chunk in chunks if chunk], readbacks):
         policy_rows, column_rows = result.readbacks
         found = policies_from_rows(policy_rows, result.copies, columns_from_rows(column_rows))
         for table in result.copies.values():
@@ -69,7 +83,34 @@ def prefetch(
             settled = {entry.key: _settled(entry, found, scratch, live) for entry in entries}
             if all(policy is not None for policy in settled.values()):
                 prefetched[table] = {key: policy for key, policy in settled.items() if policy is not None}
+                cache.remember(
+                    keys[entry.key]
+                    for entry in entries
+                    if entry.key in keys and _is_live(entry, settled[entry.key], live)
+                )
     return prefetched
+
+
+def _cache_key(cache: CanonicalCache, entry: PolicySpec, current: Policy) -> str:
+    """What a cached "the same as live" of this policy rests on: the text as written and the live one."""
+    written = (entry.name, entry.command, entry.roles, entry.permissive, entry.using, entry.with_check)
+    printed = (current.command, current.roles, current.permissive, current.using, current.with_check)
+    return cache.key("policy", str(entry.table), written, printed)
+
+
+def _as_live(entry: PolicySpec, current: Policy) -> Policy:
+    """The outcome of the sandbox for a policy that is the live one once both are printed by the server."""
+    return replace(current, using_source=entry.using, with_check_source=entry.with_check)
+
+
+def _is_live(entry: PolicySpec, policy: Policy | None, live: Mapping[ObjectKey, Policy]) -> bool:
+    """The sandbox settled on the live policy itself (_settled put it in place, trees and all): every field
+    the same, also those equality leaves out, so that a hit gives exactly this outcome."""
+    current = live.get(entry.key)
+    if policy is None or current is None:
+        return False
+    expected = _as_live(entry, current)
+    return all(getattr(policy, f.name) == getattr(expected, f.name) for f in fields(Policy))
 
 
 def _table_work(
@@ -175,7 +216,7 @@ def _settled(
             # The same policy, once both sides are in the form the server settles on. Created again (out of
             # the way of a type change), it is made from the text as written, which the server reads under
             # the new types as the author meant (the live text may carry casts the old types needed).
-            policy = replace(current, using_source=entry.using, with_check_source=entry.with_check)
+            policy = _as_live(entry, current)
     return policy
 
 
