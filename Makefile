@@ -35,6 +35,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/peers.py --install-peers
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pgstate
