@@ -178,12 +178,82 @@ def fit(points: list[tuple[int, float]]) -> str:
     return f"{intercept * 1000:,.0f} ms + {slope * 1e6:,.0f} µs × N; t ∝ N^{exponent:.2f}"
 
 
+CHANGED_SHARE = 10  # P1b: every tenth table changed
+
+
+def change_tables(server: LocalServer, source: str, target: str, size: int, desired: Path, changed: Path) -> int:
+    """P1b: a copy of the database with every tenth table changed (an index added, one pruned, a policy changed,
+    ``varchar`` → ``text``), and the desired YAML that says the same. Returns the number of changed tables."""
+    with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {target}")
+        admin.execute(f"CREATE DATABASE {target} TEMPLATE {source}")
+    numbers = list(range(1, size + 1, CHANGED_SHARE))
+    shutil.copytree(desired, changed)
+    with psycopg.connect(server.url(target), autocommit=True) as conn:
+        for start in range(0, len(numbers), 100):
+            ddl = "".join(
+                f"CREATE INDEX {t}_active_idx ON public.{t} (active);\n"
+                f"DROP INDEX public.{t}_owner_id_idx;\n"
+                f"ALTER POLICY p_read ON public.{t} USING (owner_id = 2);\n"
+                f"ALTER TABLE public.{t} ALTER COLUMN code TYPE text;\n"
+                for t in map(table_name, numbers[start : start + 100])
+            )
+            conn.execute(f"BEGIN;\n{ddl}COMMIT;\n".encode())
+    for name in map(table_name, numbers):
+        text = (changed / f"{name}.yaml").read_text(encoding="utf-8")
+        text = text.replace("code: {type: 'character varying(100)'}", "code: {type: 'text'}")
+        text = text.replace(
+            f"- name: {name}_owner_id_idx\n    columns: [owner_id]", f"- name: {name}_active_idx\n    columns: [active]"
+        )
+        text = text.replace(
+            "p_read, command: select, using: 'owner_id = 1'", "p_read, command: select, using: 'owner_id = 2'"
+        )
+        (changed / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return len(numbers)
+
+
+def changed_tools(server: LocalServer, source: str, target: str, changed: Path) -> list[Tool]:
+    """P1b's commands: pgstate plans the changed YAML against the database; the peers diff it with the copy."""
+    url, other = server.url(source), server.url(target)
+    found = [
+        Tool("pg_dump --schema-only", [str(server.bin("pg_dump")), "--schema-only", "-f", os.devnull, url]),
+        Tool(
+            "pgstate plan", [str(VENV_BIN / "pgstate"), "plan", "--desired", str(changed), "--database-url", url], (2,)
+        ),
+    ]
+    if MIGRA.exists():
+        found.append(Tool("migra (db → changed db)", [str(MIGRA), "--unsafe", url, other], (0, 2)))
+    if PGDELTA.exists():
+        node = f"postgresql://postgres@localhost:{server.port}/{{}}?host={server.socket_dir}"
+        argv = [str(PGDELTA), "plan", "--source", node.format(source), "--desired", node.format(target)]
+        found.append(Tool("pg-delta plan (db → changed db)", argv, (0, 2)))
+    return found
+
+
+def table_rows(
+    found: list[Tool], samples: dict[str, Samples], counts: dict[str, int], size: int, note: str = ""
+) -> list[str]:
+    baseline = statistics.median(samples[found[0].name].wall)
+    ours = statistics.median(samples["pgstate plan"].wall)
+    rows = []
+    for tool in found:
+        taken = samples[tool.name]
+        median = statistics.median(taken.wall)
+        rows.append(
+            f"| {tool.name} | {size:,}{note} | {median * 1000:,.0f} | {min(taken.wall) * 1000:,.0f}–"
+            f"{max(taken.wall) * 1000:,.0f} | {median / baseline:.2f} | {median / ours:.2f} |"
+            f" {counts[tool.name]:,} | {max(taken.rss_mb):,.0f} |"
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1000,5000", help="table counts, comma-separated (1000,5000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each tool per size (5)")
     parser.add_argument("--install-peers", action="store_true", help="install migra and pg-delta first")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results.md")
+    parser.add_argument("--no-p1b", dest="p1b", action="store_false", help="leave out P1b (10%% of tables changed)")
     args = parser.parse_args()
     if args.install_peers:
         install_peers()
@@ -192,6 +262,7 @@ def main() -> int:
     bin_dir = embedded_bin_dir()
     server = ensure_server(bin_dir, tmp / "data", fast=True, preload=("pg_stat_statements",))
     rows: list[str] = []
+    changed_rows: list[str] = []
     growth: dict[str, list[tuple[int, float]]] = {}
     try:
         with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
@@ -206,18 +277,19 @@ def main() -> int:
             found = tools(server, dbname, desired)
             counts = {tool.name: statements(server, dbname, tool) for tool in found}
             samples = measure(found, args.repeat)
-            baseline = statistics.median(samples[found[0].name].wall)
-            ours = statistics.median(samples["pgstate plan"].wall)
             for tool in found:
-                taken = samples[tool.name]
-                median = statistics.median(taken.wall)
-                growth.setdefault(tool.name, []).append((size, median))
-                rows.append(
-                    f"| {tool.name} | {size:,} | {median * 1000:,.0f} | {min(taken.wall) * 1000:,.0f}–"
-                    f"{max(taken.wall) * 1000:,.0f} | {median / baseline:.2f} | {median / ours:.2f} |"
-                    f" {counts[tool.name]:,} | {max(taken.rss_mb):,.0f} |"
-                )
+                growth.setdefault(tool.name, []).append((size, statistics.median(samples[tool.name].wall)))
+            rows += table_rows(found, samples, counts, size)
             print("\n".join(rows[-len(found) :]), file=sys.stderr)
+            if args.p1b:
+                target, changed = f"p1b_{size}", tmp / f"desired-{size}-changed"
+                print(f"P1b: changing every {CHANGED_SHARE}th of {size} tables", file=sys.stderr)
+                changes = change_tables(server, dbname, target, size, desired, changed)
+                found = changed_tools(server, dbname, target, changed)
+                counts = {tool.name: statements(server, dbname, tool) for tool in found}
+                samples = measure(found, args.repeat)
+                changed_rows += table_rows(found, samples, counts, size, f" ({changes:,} changed)")
+                print("\n".join(changed_rows[-len(found) :]), file=sys.stderr)
     finally:
         stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -237,6 +309,14 @@ def main() -> int:
             "| tool | tables | median ms | min–max ms | × pg_dump | × pgstate | statements | peak MB |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
+            "",
+            "P1b: every tenth table changed (an index added, one pruned, a policy changed, `varchar` → `text`);"
+            " pgstate plans the changed YAML, the peers diff the database with a copy so changed; statements are"
+            " counted in the source database:",
+            "",
+            "| tool | tables | median ms | min–max ms | × pg_dump | × pgstate | statements | peak MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            *changed_rows,
             "",
             "Growth (medians against N):",
             "",
