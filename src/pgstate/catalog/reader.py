@@ -73,7 +73,7 @@ def read_server(cur: psycopg.Cursor[Any]) -> ServerFacts:
     row = cur.fetchone()
     if row is None:
         return ServerFacts(0, "", "")
-    version, search_path, database, user, has_records, max_locks, generation, writable = row
+    version, search_path, database, user, has_records, max_locks, generation, parse_settings, writable = row
     return ServerFacts(
         int(version),
         str(search_path),
@@ -83,6 +83,7 @@ def read_server(cur: psycopg.Cursor[Any]) -> ServerFacts:
         int(max_locks),
         None if generation is None else str(generation),
         bool(writable),
+        str(parse_settings),
     )
 
 

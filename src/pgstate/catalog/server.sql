@@ -47,6 +47,11 @@ SELECT current_setting('server_version_num')::int AS server_version,
                  FROM pg_roles
            ) parts(part)
        ) END AS canonical_generation,
+       -- the session settings that change what a fragment means when the server parses it ('01/02/2020' is
+       -- 2 January or 1 February by DateStyle; a timestamp without a zone is read in TimeZone; a backslash in a
+       -- string is literal or an escape by standard_conforming_strings): part of every cache key
+       concat_ws(';', current_setting('DateStyle'), current_setting('IntervalStyle'), current_setting('TimeZone'),
+                 current_setting('standard_conforming_strings')) AS parse_settings,
        -- whether this session may add to the cache: not on a standby, not read-only, allowed to insert
        CASE WHEN to_regclass('pgstate.canonical_forms') IS NOT NULL THEN
            NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'

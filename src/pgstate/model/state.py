@@ -24,6 +24,7 @@ class ServerFacts:
     max_locks_per_transaction: int = 64  # the server's setting (64 by default)
     canonical_generation: str | None = None  # the canonical-form cache's generation; None: there is no cache
     canonical_writable: bool = False  # this session may add to the cache
+    parse_settings: str = ""  # DateStyle, IntervalStyle, TimeZone, standard_conforming_strings (server.sql)
 
 
 @dataclass(frozen=True)

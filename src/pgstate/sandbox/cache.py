@@ -2,9 +2,9 @@
 
 An entry says "this desired fragment, in this context, is what the live object already is, once the server has
 parsed and printed both". Its key digests everything that proof depended on: the server version, the session's
-search_path, the catalog's generation (server.sql: a digest over every relation, column, function, operator,
-type, cast, collation, schema and role that is not the system's, so that any DDL anywhere starts a new
-generation), the desired documents of the kinds the sandbox creates before the tables' (a new function a policy
+search_path and the settings that change how a literal is read (DateStyle, TimeZone, ...), the catalog's
+generation (server.sql: a digest over every relation, column, function, operator, type, cast, collation, schema
+and role that is not the system's, so that any DDL anywhere starts a new generation), the desired documents of the kinds the sandbox creates before the tables' (a new function a policy
 calls), the kind, the table, and both texts. A hit is exactly the outcome the sandbox would have reached, so it
 is used as that outcome; anything else (a miss, no cache, an entry of another generation) goes to the sandbox.
 
@@ -35,7 +35,7 @@ class CanonicalCache:
         self.conn = conn
         self.generation = server.canonical_generation
         self.writable = server.canonical_writable and self.generation is not None
-        context = [FORMAT, server.version, server.search_path, self.generation, sources]
+        context = [FORMAT, server.version, server.search_path, server.parse_settings, self.generation, sources]
         self._context = json.dumps(context, sort_keys=True, default=str)
         self._pending: set[str] = set()
 
