@@ -2,11 +2,12 @@
 
 An entry says "this desired fragment, in this context, is what the live object already is, once the server has
 parsed and printed both". Its key digests everything that proof depended on: the server version, the session's
-search_path and the settings that change how a literal is read (DateStyle, TimeZone, ...), the catalog's
-generation (server.sql: a digest over every relation, column, function, operator, type, cast, collation, schema
-and role that is not the system's, so that any DDL anywhere starts a new generation), the desired documents of
-the kinds the sandbox creates before the tables' (a new function a policy calls), the kind, the table, and both
-texts. A hit is exactly the outcome the sandbox would have reached, so it is used as that outcome; anything else (a miss, no cache, an entry of another generation) goes to the sandbox.
+search_path and the settings that change how a literal is read (DateStyle, TimeZone, ...), the catalog's generation
+(server.sql: a digest over every relation, column, function, operator, type, cast, collation, schema and role that
+is not the system's, so that any DDL anywhere starts a new generation), the desired documents of the kinds the
+sandbox creates before the tables' (a new function a policy calls), the kind, the table, and both texts. A hit is
+exactly the outcome the sandbox would have reached, so it is used as that outcome; anything else (a miss, no cache,
+an entry of another generation) goes to the sandbox.
 
 Only equivalences are cached, never a deparsed text: a hit needs no tree, no oid, nothing that could be stale.
 The cache lives in the pgstate schema (created by apply), is written by every plan of a session that may write
