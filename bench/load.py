@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 
 from pgstate.servers.local import LocalServer, embedded_bin_dir, ensure_server, stop_server
-from run import RESULTS, VENV_BIN, clean_env  # bench/run.py: the script's own folder
+from run import VENV_BIN, clean_env, write_section  # bench/run.py: the script's own folder
 
 CLIENTS = 8
 QUIET_SECONDS = 8.0  # of load before the change, for the throughput before it
@@ -241,10 +241,7 @@ def main() -> int:
     )
     print(text)
     if not args.no_results:
-        current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            current = current[: current.index(BEGIN)] + current[current.index(END) + len(END) + 1 :]
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+        write_section("P2", text)
     return 0
 
 

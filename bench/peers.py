@@ -34,10 +34,16 @@ import psycopg
 
 from pgstate.history import runs
 from pgstate.servers.local import LocalServer, embedded_bin_dir, ensure_server, stop_server
-from run import VENV_BIN, clean_env, table_ddl, table_name, table_yaml  # bench/run.py: the script's own folder
+from run import (  # bench/run.py: the script's own folder
+    VENV_BIN,
+    clean_env,
+    table_ddl,
+    table_name,
+    table_yaml,
+    write_section,
+)
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results.md"
 PEERS = HERE / ".peers"
 MIGRA = PEERS / "migra" / "bin" / "migra"
 MIGRA_SPEC = ["migra==3.0.1663481299", "psycopg[binary]"]  # its SQLAlchemy 2 takes psycopg 3
@@ -97,22 +103,28 @@ def empty_cache(url: str) -> None:
         conn.execute("DELETE FROM pgstate.canonical_forms")
 
 
-def tools(server: LocalServer, dbname: str, desired: Path) -> list[Tool]:
-    url = server.url(dbname)
+def tools(server: LocalServer, source: str, desired: Path, target: str | None = None) -> list[Tool]:
+    """The commands of one measurement. P1 (no ``target``): pgstate plans the matching YAML, the peers diff the
+    database against itself, and pgstate's cold plan beside its cached one. P1b: pgstate plans the changed YAML
+    (exit 2), the peers diff the database with ``target``, the copy so changed (exit 0 or 2)."""
+    url, other = server.url(source), server.url(target or source)
+    plan = [str(VENV_BIN / "pgstate"), "plan", "--desired", str(desired), "--database-url", url]
+    changes, peer_exits = ((0,), (0,)) if target is None else ((2,), (0, 2))
+    against = "same db" if target is None else "changed db"
     found = [
         Tool("pg_dump --schema-only", [str(server.bin("pg_dump")), "--schema-only", "-f", os.devnull, url]),
-        Tool("pgstate plan", [str(VENV_BIN / "pgstate"), "plan", "--desired", str(desired), "--database-url", url]),
+        Tool("pgstate plan", plan, changes),
     ]
-    # The first plan after any DDL: the cache holds nothing of this generation, every policy goes to the sandbox
-    cold = [*found[1].argv, "--lock-timeout", "2s"]  # the same plan, spelt so that it counts apart
-    found.append(Tool("pgstate plan, cold (cache emptied)", cold, before=partial(empty_cache, url)))
+    if target is None:
+        # The first plan after any DDL: the cache holds nothing of this generation, every policy goes to the sandbox
+        found.append(Tool("pgstate plan, cold (cache emptied)", plan, before=partial(empty_cache, url)))
     if MIGRA.exists():
-        found.append(Tool("migra (db → same db)", [str(MIGRA), "--unsafe", url, url]))
+        found.append(Tool(f"migra (db → {against})", [str(MIGRA), "--unsafe", url, other], peer_exits))
     if PGDELTA.exists():
         # node-postgres wants a host in the URL; the socket directory then comes as the host parameter
-        node_url = f"postgresql://postgres@localhost:{server.port}/{dbname}?host={server.socket_dir}"
-        argv = [str(PGDELTA), "plan", "--source", node_url, "--desired", node_url]
-        found.append(Tool("pg-delta plan (db → same db)", argv))
+        node = f"postgresql://postgres@localhost:{server.port}/{{}}?host={server.socket_dir}"
+        argv = [str(PGDELTA), "plan", "--source", node.format(source), "--desired", node.format(target or source)]
+        found.append(Tool(f"pg-delta plan (db → {against})", argv, peer_exits))
     return found
 
 
@@ -212,24 +224,6 @@ def change_tables(server: LocalServer, source: str, target: str, size: int, desi
     return len(numbers)
 
 
-def changed_tools(server: LocalServer, source: str, target: str, changed: Path) -> list[Tool]:
-    """P1b's commands: pgstate plans the changed YAML against the database; the peers diff it with the copy."""
-    url, other = server.url(source), server.url(target)
-    found = [
-        Tool("pg_dump --schema-only", [str(server.bin("pg_dump")), "--schema-only", "-f", os.devnull, url]),
-        Tool(
-            "pgstate plan", [str(VENV_BIN / "pgstate"), "plan", "--desired", str(changed), "--database-url", url], (2,)
-        ),
-    ]
-    if MIGRA.exists():
-        found.append(Tool("migra (db → changed db)", [str(MIGRA), "--unsafe", url, other], (0, 2)))
-    if PGDELTA.exists():
-        node = f"postgresql://postgres@localhost:{server.port}/{{}}?host={server.socket_dir}"
-        argv = [str(PGDELTA), "plan", "--source", node.format(source), "--desired", node.format(target)]
-        found.append(Tool("pg-delta plan (db → changed db)", argv, (0, 2)))
-    return found
-
-
 def table_rows(
     found: list[Tool], samples: dict[str, Samples], counts: dict[str, int], size: int, note: str = ""
 ) -> list[str]:
@@ -285,7 +279,7 @@ def main() -> int:
                 target, changed = f"p1b_{size}", tmp / f"desired-{size}-changed"
                 print(f"P1b: changing every {CHANGED_SHARE}th of {size} tables", file=sys.stderr)
                 changes = change_tables(server, dbname, target, size, desired, changed)
-                found = changed_tools(server, dbname, target, changed)
+                found = tools(server, dbname, changed, target)
                 counts = {tool.name: statements(server, dbname, tool) for tool in found}
                 samples = measure(found, args.repeat)
                 changed_rows += table_rows(found, samples, counts, size, f" ({changes:,} changed)")
@@ -327,11 +321,7 @@ def main() -> int:
     )
     print(text)
     if not args.no_results:
-        current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-        if BEGIN in current and END in current:
-            current = current[: current.index(BEGIN)] + current[current.index(END) + len(END) + 1 :]
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-        print(f"written to {RESULTS}", file=sys.stderr)
+        write_section("P1", text)
     return 0
 
 

@@ -18,6 +18,7 @@ import io
 import os
 import platform
 import pstats
+import re
 import shutil
 import statistics
 import subprocess
@@ -41,6 +42,8 @@ from pgstate.servers.local import LocalServer, embedded_bin_dir, ensure_server, 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 RESULTS = Path(__file__).resolve().parent / "results.md"
+# A section another script of bench/ writes into RESULTS: <!-- NAME begin --> ... <!-- NAME end -->.
+SECTION = re.compile(r"<!-- (\w+) begin -->.*?<!-- \1 end -->", re.DOTALL)
 LOCK_TIMEOUT = "2s"
 
 # (name, type as written in CREATE TABLE, type as format_type prints it: what the desired YAML says)
@@ -439,11 +442,10 @@ def main() -> int:
         text = report(rows, dumps, trips, server_facts(server), args.repeat)
         print(text)
         if not args.no_results:
+            # The sections of bench/peers.py and bench/load.py stay, whatever this run writes.
             kept = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-            begin, end = "<!-- P1 begin -->", "<!-- P1 end -->"  # bench/peers.py's section stays
-            if begin in kept and end in kept:
-                text = text.rstrip("\n") + "\n\n" + kept[kept.index(begin) : kept.index(end) + len(end)] + "\n"
-            RESULTS.write_text(text, encoding="utf-8")
+            sections = [found.group(0) for found in SECTION.finditer(kept)]
+            RESULTS.write_text("\n\n".join([text.rstrip("\n"), *sections]) + "\n", encoding="utf-8")
             print(f"written to {RESULTS}", file=sys.stderr)
         if args.profile > 0:
             print(f"cProfile of one in-process no-op plan, {args.tables} tables, top {args.profile} by cumulative:")
@@ -457,6 +459,17 @@ def main() -> int:
 
 def _cli(desired: Path, url: str) -> None:
     run_checked(plan_argv(desired, url))
+
+
+def write_section(name: str, text: str) -> None:
+    """Put ``text`` (which starts and ends with its NAME markers) into RESULTS in place of the section's last
+    version, or after everything else."""
+    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    begin, end = f"<!-- {name} begin -->", f"<!-- {name} end -->"
+    if begin in current and end in current:
+        current = current[: current.index(begin)] + current[current.index(end) + len(end) :]
+    RESULTS.write_text(current.strip("\n") + "\n\n" + text.strip("\n") + "\n", encoding="utf-8")
+    print(f"written to {RESULTS}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -241,7 +241,7 @@ def test_values_changing_after_the_dump_stop_the_run_before_the_drop(
 ) -> None:
     """A backup is verified by content: an UPDATE after the dump keeps the row count, and the digest checked
     under the lock right before the drop still tells; nothing is destroyed, the changed value is kept."""
-    import pgstate.execution.apply as applying
+    import pgstate.execution.backups as applying  # where the run takes its dumps
 
     quiet(database, LEGACY, "interviews")
     real_dump_tables = applying.dump_tables

@@ -11,7 +11,7 @@ SELECT current_setting('server_version_num')::int AS server_version,
        -- prints a fragment: relations and their columns (a subquery's tables, a sequence in nextval), functions,
        -- operators, types, casts, collations, schemas and roles. Objects of the system (oid < 16384) change only
        -- with the server version, which is in every key; temporary relations and pgstate's own are left out.
-       CASE WHEN to_regclass('pgstate.canonical_forms') IS NOT NULL THEN (
+       CASE WHEN cache.present THEN (
            SELECT md5(string_agg(part, ';' ORDER BY part)) FROM (
                SELECT 'relations ' || count(*) || ' ' || coalesce(sum(hashtextextended(c.oid || '.' || c.xmin, 0)), 0)
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -53,7 +53,8 @@ SELECT current_setting('server_version_num')::int AS server_version,
        concat_ws(';', current_setting('DateStyle'), current_setting('IntervalStyle'), current_setting('TimeZone'),
                  current_setting('standard_conforming_strings')) AS parse_settings,
        -- whether this session may add to the cache: not on a standby, not read-only, allowed to insert
-       CASE WHEN to_regclass('pgstate.canonical_forms') IS NOT NULL THEN
+       CASE WHEN cache.present THEN  -- CASE: has_table_privilege raises on a table that does not exist
            NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'
            AND has_table_privilege('pgstate.canonical_forms', 'INSERT')
        ELSE false END AS canonical_writable
+FROM (SELECT to_regclass('pgstate.canonical_forms') IS NOT NULL AS present) cache
