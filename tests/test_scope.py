@@ -144,7 +144,8 @@ def test_interrupted_build_leaves_no_invalid_index(
 def test_ctrl_c_as_the_build_ends_leaves_the_run_whole(database: TestDatabase, tmp_path: Path, delay: float) -> None:
     """Ctrl-C just as the build returns (between its end and the line that notes it, while the record is written,
     ...): the run is rolled back and the catalog as before, or, when the signal came after the run ended, applied
-    in full; never an index left behind, an invalid one, or a run left 'running'. Found by a failing CI run."""
+    in full, or, after the commit, incomplete with the change whole; never an index left behind by an undone run,
+    an invalid one, or a run left 'running'. Found by a failing CI run."""
     database.execute("CREATE TABLE t (a int, b int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g;")
     desired = desired_dir(tmp_path, "table: t\nindexes:\n  - {name: t_a_idx, columns: [a]}\n")
     before = catalog_state(database)
@@ -158,6 +159,12 @@ def test_ctrl_c_as_the_build_ends_leaves_the_run_whole(database: TestDatabase, t
     assert invalid_indexes(database) == 0, err
     if status == "applied":
         assert [row[1] for row in catalog_state(database) if row[0] == "index"] == ["t_a_idx"], err
+    elif status == "incomplete":
+        # The signal came after the commit (nothing to undo by then) and before the upkeep and the check: the
+        # change is whole and in place, and the run says it was not checked, with the way back.
+        assert process.returncode == 1, err
+        assert [row[1] for row in catalog_state(database) if row[0] == "index"] == ["t_a_idx"], err
+        assert "committed its changes, then was interrupted" in err and "pgstate rollback" in err, err
     else:
         assert (status, process.returncode) == ("rolled back", 1), err
         assert catalog_state(database) == before, err

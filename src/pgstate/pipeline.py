@@ -11,7 +11,8 @@ from typing import Any
 
 import psycopg
 
-from .catalog.snapshot import read_blocked, read_live
+from .catalog.snapshot import read_blocked, read_live, retrying_reads
+from .db.patience import DEFAULT_RETRIES
 from .errors import InvalidDesiredState, PgstateError
 from .kinds import all_kinds
 from .kinds.context import PlanContext
@@ -30,7 +31,10 @@ def load_desired(directory: Path) -> SpecSet:
         raise PgstateError(
             f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
         )
-    return read_specs(load_documents(directory), directory)
+    specs = read_specs(load_documents(directory), directory)
+    for document in specs.documents:
+        document.release_locations()  # the specs hold what they report; asked again, a position is rebuilt
+    return specs
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,25 @@ class State:
     context: PlanContext
 
 
-def read_state(conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str) -> State:
-    live = read_live(conn, specs, lock_timeout=lock_timeout)
-    desired = canonicalize(conn, specs, live, lock_timeout=lock_timeout)
+def read_state(
+    conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str, retries: int = DEFAULT_RETRIES
+) -> State:
+    """Both states and their comparison; a read that meets a table held exclusively is tried again, at most
+    ``retries`` more times, each attempt waiting at most ``lock_timeout``."""
+
+    def attempt() -> tuple[LiveState, DesiredState]:
+        live = read_live(conn, specs, lock_timeout=lock_timeout)
+        return live, canonicalize(conn, specs, live, lock_timeout=lock_timeout)
+
+    live, desired = retrying_reads(attempt, retries)
     return State(specs, desired, live, compare(desired, live, specs))
 
 
-def plan_for(conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str) -> tuple[State, Plan]:
+def plan_for(
+    conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str, retries: int = DEFAULT_RETRIES
+) -> tuple[State, Plan]:
     """The state and the plan; raises InvalidDesiredState naming every declared thing the catalog contradicts."""
-    state = read_state(conn, specs, lock_timeout=lock_timeout)
+    state = read_state(conn, specs, lock_timeout=lock_timeout, retries=retries)
     problems = [
         problem
         for kind in all_kinds()

@@ -53,7 +53,7 @@ from catalog import differences
 from pgharness import PG15_MISSING, TestDatabase, run_pgstate_inprocess, server_bin_dir
 
 FAST_LOCKS = ("50ms", 1)  # --lock-timeout, --retries for the competing-lock injections: fail fast
-# The competing lock is held this long, many times what the retries take (0.05 + ~0.5 + 0.05 s): a run still going
+# The competing lock is held this long, many times what the retries take (0.05 + ~0.2 + 0.05 s): a run still going
 # when it is released waited for it without a bound, which Guarantee 3 rules out.
 HOLD_S = 15.0
 MECHANISMS = MECHANISM_ORDER

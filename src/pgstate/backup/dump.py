@@ -20,10 +20,11 @@ from pathlib import Path
 import psycopg
 
 from ..db.connection import connect, scrub
+from ..db.patience import DEFAULT_LOCK_TIMEOUT
 from ..errors import PgstateError
 from ..model.names import QualifiedName
 from .files import TableDump, check_dump_complete, write_private
-from .tools import DEFAULT_LOCK_TIMEOUT, DumpTool, _run_client, connection_environment
+from .tools import DumpTool, _run_client, connection_environment
 
 # --- where the files go ---
 

@@ -23,7 +23,6 @@ from ..servers.local import embedded_bin_dir
 
 # How long pg_dump may wait for its ACCESS SHARE locks: while it waits in the lock queue it blocks application
 # queries too, so it gets the same bound as every other lock pgstate takes (spec guarantee 3).
-DEFAULT_LOCK_TIMEOUT = "2s"
 
 # URL parameter -> libpq environment variable. Anything else is refused: dropping a parameter silently could
 # send the dump to another server or weaken TLS (sslmode, sslrootcert).

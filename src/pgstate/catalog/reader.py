@@ -11,6 +11,7 @@ import psycopg
 from ..model.names import QualifiedName
 from ..model.state import ServerFacts
 from ..model.tables import ColumnFacts, TableFacts, TableSize
+from ..model.texts import shared_rows
 from ..units import SettingInfo
 from . import query
 
@@ -38,7 +39,7 @@ class Reader:
     def rows(self, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of the catalog query ``catalog/<name>.sql``."""
         self.cur.execute(query(name), params or {})
-        return self.cur.fetchall()
+        return shared_rows(self.cur.fetchall())
 
     def table(self, name: QualifiedName) -> TableFacts | None:
         return self.tables.get(name)
@@ -93,7 +94,7 @@ def read_tables(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName]) -> dic
     if not wanted:
         return {}
     cur.execute(query("tables"), {"schemas": [t.schema for t in wanted], "names": [t.name for t in wanted]})
-    rows = cur.fetchall()
+    rows = shared_rows(cur.fetchall())
     columns = read_columns(cur, [row[0] for row in rows])
     found = {}
     for oid, schema, name, rows_, size, enabled, forced, partitioned, p_schema, p_name, partitions, owner in rows:
@@ -119,7 +120,7 @@ def read_tables(cur: psycopg.Cursor[Any], names: Iterable[QualifiedName]) -> dic
 def read_columns(cur: psycopg.Cursor[Any], oids: list[int]) -> dict[int, dict[int, ColumnFacts]]:
     """The columns of the relations with the given oids: oid -> attnum -> column (what index keys refer to)."""
     cur.execute(query("columns"), {"oids": oids})
-    return columns_from_rows(cur.fetchall())
+    return columns_from_rows(shared_rows(cur.fetchall()))
 
 
 def columns_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, dict[int, ColumnFacts]]:

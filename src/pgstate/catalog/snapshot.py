@@ -3,13 +3,14 @@ kinds see the same moment, with a fixed number of queries whatever the number of
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
+from ..db.patience import DEFAULT_RETRIES, pause_before_retry
 from ..errors import PgstateError
 from ..kinds import all_kinds, kind_named
 from ..model.keys import ObjectKey, table_key
@@ -40,22 +41,51 @@ def snapshot_transaction(
         raise read_blocked(conn, lock_timeout) from None
 
 
+class ReadBlocked(PgstateError):
+    """A read waited longer than lock_timeout for a table another session holds exclusively."""
+
+    def __init__(self, what: str, lock_timeout: str | None, holders: str, attempts: int = 1):
+        self.what, self.lock_timeout, self.holders = what, lock_timeout, holders
+        tries = f" in each of {attempts} attempts" if attempts > 1 else ""
+        super().__init__(
+            f"{what} waited longer than lock_timeout {lock_timeout or '(the session default)'}{tries} for a"
+            " table another session holds" + (f": {holders}" if holders else ""),
+            hint="a migration or a long transaction holds a managed table exclusively; retry when it is done, or"
+            " raise --retries",
+        )
+
+    def after(self, attempts: int) -> ReadBlocked:
+        return ReadBlocked(self.what, self.lock_timeout, self.holders, attempts)
+
+
+Result = TypeVar("Result")
+
+
+def retrying_reads(read: Callable[[], Result], retries: int = DEFAULT_RETRIES) -> Result:
+    """``read()``, tried again with backoff while a table it needs is held exclusively, at most ``retries`` more
+    times: a waiting read stalls no application query (ACCESS SHARE conflicts only with ACCESS EXCLUSIVE), but a
+    short lock_timeout must not make a plan fail on the first brief migration it meets."""
+    for attempt in range(retries):
+        try:
+            return read()
+        except ReadBlocked:
+            pause_before_retry(attempt)
+    try:
+        return read()
+    except ReadBlocked as last:
+        raise last.after(retries + 1) from None
+
+
 def read_blocked(
     conn: psycopg.Connection[Any], lock_timeout: str | None, what: str = "reading the catalog"
-) -> PgstateError:
+) -> ReadBlocked:
     """A read (of the catalog, or the sandbox's on copies of the tables) that waited longer than lock_timeout,
     with who holds the tables."""
     try:
         holders = exclusive_holders(conn)
     except psycopg.Error:
         holders = []
-    named = "; ".join(holder.describe() for holder in holders[:3])
-    return PgstateError(
-        f"{what} waited longer than lock_timeout {lock_timeout or '(the session default)'} for a"
-        " table another session holds" + (f": {named}" if named else ""),
-        hint="a migration or a long transaction holds a managed table exclusively; retry when it is done, or"
-        " raise --lock-timeout",
-    )
+    return ReadBlocked(what, lock_timeout, "; ".join(holder.describe() for holder in holders[:3]))
 
 
 def managed_tables(specs: SpecSet) -> list[QualifiedName]:

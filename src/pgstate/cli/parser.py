@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES
 from ..errors import ExitCode
 from ..units import UnitError, duration_seconds
 
@@ -107,7 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
         if database:
             sub.add_argument("--database-url", type=text, help="else $PGSTATE_DATABASE_URL, $DATABASE_URL, or embedded")
-            sub.add_argument("--lock-timeout", type=duration, default="2s", help="lock_timeout for each lock (2s)")
+            sub.add_argument(
+                "--lock-timeout",
+                type=duration,
+                default=DEFAULT_LOCK_TIMEOUT,
+                help=f"the longest wait of one lock attempt ({DEFAULT_LOCK_TIMEOUT}): what a query may queue behind it",
+            )
+            sub.add_argument(
+                "--retries",
+                type=non_negative,
+                default=DEFAULT_RETRIES,
+                help=f"attempts after a lock timeout, with backoff ({DEFAULT_RETRIES}: about 30 s in all)",
+            )
         if formats:
             sub.add_argument("--format", choices=formats, default="text")
 
@@ -119,7 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     apply = verbs.add_parser("apply", help="carry out a fresh plan, or --plan FILE")
     common(apply, formats=("text", "json"))
     apply.add_argument("--yes", action="store_true", help="do not ask before starting")
-    apply.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
     _wait_option(apply)
     _build_wait_option(apply)
     apply.add_argument("--plan", type=Path, dest="plan_file", help="apply this saved plan; refused if stale")
@@ -150,7 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("run", type=int, help="the run to undo")
     rollback.add_argument("--yes", action="store_true", help="do not ask before starting")
     rollback.add_argument("--force", action="store_true", help="even when later runs changed the same objects")
-    rollback.add_argument("--retries", type=non_negative, default=5, help="retries after a lock timeout (5)")
     _wait_option(rollback)
     _build_wait_option(rollback)
     rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")

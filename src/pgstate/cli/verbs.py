@@ -50,7 +50,7 @@ def plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         changes = changes_since(args.desired, args.base)
     _, conn = _connect(args, secrets)
     with conn:
-        _, found = plan_for(conn, specs, lock_timeout=args.lock_timeout)
+        _, found = plan_for(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
         if args.out:
             args.out.write_text(plan_render.plan_json(found, conn), encoding="utf-8")
         if changes is None:
@@ -138,7 +138,7 @@ def drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     specs = load_desired(args.desired)
     _, conn = _connect(args, secrets)
     with conn:
-        state = read_state(conn, specs, lock_timeout=args.lock_timeout)
+        state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
         report = drift_report(conn, state.context, args.desired)
     render = {
         "text": drift_formats.drift_text,
@@ -170,10 +170,10 @@ def lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         secrets.append(url)
         found = None
         with connect(url) as conn:
-            state = read_state(conn, specs, lock_timeout=args.lock_timeout)
+            state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
             facts = read_lint_facts(conn, state.live)
             try:
-                _, found = plan_for(conn, specs, lock_timeout=args.lock_timeout)
+                _, found = plan_for(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
             except PgstateError as refused:  # e.g. a retirement its guards refuse: the rest is still worth linting
                 from . import _scrubbed
 
@@ -261,6 +261,7 @@ def export(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
             schema_ref=None,
             warn=lambda message: print(f"pgstate: warning: {message}", file=sys.stderr),
             lock_timeout=args.lock_timeout,
+            retries=args.retries,
         )
     for path in paths:
         print(path)

@@ -111,7 +111,7 @@ def _apply_locked(
         runs.ensure_schema(control)  # an older pgstate's record lacks columns the recovery reads
         for line in runs.recover_interrupted(control):
             say(line)
-    before, plan = plan_for(control, desired, lock_timeout=options.lock_timeout)
+    before, plan = plan_for(control, desired, lock_timeout=options.lock_timeout, retries=options.retries)
     if restoration is not None:
         plan = restoration.merged(plan)
         restoration.check_unchanged(control, plan)
@@ -192,7 +192,7 @@ def _run(
             conn = record.connection(probe=True)
             if conn is None:
                 raise PgstateError("the server cannot be reached to plan the steps after the restores")
-            _, fresh = plan_for(conn, final, lock_timeout=options.lock_timeout)
+            _, fresh = plan_for(conn, final, lock_timeout=options.lock_timeout, retries=options.retries)
             plan, extra = restoration.replanned(plan, fresh)
             if extra:
                 say(f"with the restored tables back, also: {', '.join(str(step.id) for step in extra)}")
@@ -269,7 +269,7 @@ def _finish_committed(
         try:
             if conn is None:
                 raise PgstateError("the server cannot be reached to check the outcome")
-            _, after = plan_for(conn, final, lock_timeout=options.lock_timeout)
+            _, after = plan_for(conn, final, lock_timeout=options.lock_timeout, retries=options.retries)
         except PgstateError as error:
             trouble = f"the outcome could not be checked: {error.message}"
         else:
@@ -314,7 +314,7 @@ def _verify_restored(record: RunRecord, desired: SpecSet, before: State, options
     if control is None:
         return "could not verify the pre-run state: the server cannot be reached"
     try:
-        now = read_state(control, desired, lock_timeout=options.lock_timeout)
+        now = read_state(control, desired, lock_timeout=options.lock_timeout, retries=options.retries)
     except PgstateError as error:
         return f"could not verify the pre-run state: {error.message}"
     except Exception as error:  # a failure is being recorded: checking it must not stop the record

@@ -4,8 +4,6 @@ outside the transaction made remembered so that a later failure can undo it."""
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +14,7 @@ from psycopg import sql
 
 from ..backup.content import TableContent, table_content
 from ..db.connection import connect
+from ..db.patience import pause_before_retry
 from ..db.sqlexec import execute
 from ..errors import PgstateError
 from ..history import runs
@@ -31,8 +30,6 @@ from .waits import WaitLog, WaitWatch
 
 # Phases whose steps may run long enough for a progress bar (builds, upkeep).
 LONG_PHASES = (Phase.BUILD, Phase.MAINTENANCE)
-BACKOFF_FIRST_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 8.0
 # Errors that mean "someone else holds what we need, try again later".
 RETRYABLE = (pgerrors.LockNotAvailable, pgerrors.DeadlockDetected)
 
@@ -82,10 +79,6 @@ class Executor:
 
     def _record(self, changes: list[Step], status: StepStatus, error: str | None = None) -> None:
         self.record.steps([self.positions[c.id] for c in changes], status, error)
-
-    def _backoff(self, attempt: int) -> None:
-        delay = min(BACKOFF_FIRST_SECONDS * 2**attempt, BACKOFF_MAX_SECONDS)
-        time.sleep(delay * random.uniform(0.75, 1.25))  # jitter: two waiting tools should not retry in step
 
     def run_outside_transaction(self, changes: list[Step], *, undo_on_failure: bool) -> None:
         for change in changes:
@@ -142,7 +135,7 @@ class Executor:
                 if attempt == self.options.retries:
                     raise interrupts.instead(_lock_failure(change, error, self.options, budget, waited)) from None
                 self.say(f"  lock not available within {budget}; retrying")
-                self._backoff(attempt)
+                pause_before_retry(attempt)
                 interrupts.check()
             except pgerrors.DuplicateTable as error:
                 # The name was taken after the plan was made: nothing of ours to undo, and never drop theirs.
@@ -196,7 +189,7 @@ class Executor:
                     self._record_failed(ran, current, failure.message)
                     raise failure from None
                 self.say(f"  lock not available within {self.options.lock_timeout}; rolled back, retrying")
-                self._backoff(attempt)
+                pause_before_retry(attempt)
                 interrupts.check()
             except psycopg.Error as error:
                 failure = _step_failure(current, error) if current is not None else _commit_failure(error, committing)
@@ -272,7 +265,7 @@ class Executor:
             except (*RETRYABLE, pgerrors.QueryCanceled):
                 # QueryCanceled: the interrupt's cancel request reached the server after the statement it was
                 # meant for had ended, and cancelled this one
-                self._backoff(attempt)
+                pause_before_retry(attempt)
             except psycopg.Error as error:
                 self.say(f"could not undo {change.action} {change.target}: {error.diag.message_primary}")
                 return False

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES
+
 if TYPE_CHECKING:
     from .restoration import Restoration
 
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    lock_timeout: str = "2s"
-    retries: int = 5
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT
+    retries: int = DEFAULT_RETRIES
     wait: bool = False
     wait_limit: str | None = None  # with wait: at most this long (a duration), None: as long as it takes
     plan_file: Path | None = None

@@ -14,6 +14,10 @@ from .names import QualifiedName, quote_for_display
 # Which parts a kind's keys print, when not all of them (an index is named in its schema, not in its table):
 # worked out when printed, so that the tens of thousands of keys of a plan need no label of their own.
 SHOWN_PARTS: dict[str, tuple[int, ...]] = {"index": (0, 2)}
+# (schema, table) -> the one QualifiedName of it that keys hand out (see ObjectKey.table); bounded like the other
+# caches of a run.
+_TABLES: dict[tuple[str, str], QualifiedName] = {}
+_TABLES_LIMIT = 200_000
 
 
 class ObjectKey(tuple[str, tuple[str, ...]]):
@@ -26,7 +30,6 @@ class ObjectKey(tuple[str, tuple[str, ...]]):
     # Class-level defaults: a key without a label never gets an instance dictionary, and a plan makes tens of
     # thousands of keys (CPython creates the dictionary on the first attribute set).
     _label: str = ""
-    _table: QualifiedName | None = None
 
     def __new__(cls, kind: str, parts: tuple[str, ...], label: str = "") -> ObjectKey:
         key = super().__new__(cls, (kind, parts))
@@ -69,9 +72,17 @@ class ObjectKey(tuple[str, tuple[str, ...]]):
     @property
     def table(self) -> QualifiedName | None:
         """The table a table object belongs to (its first two parts), for kinds whose keys start with it."""
-        found = self._table
-        if found is None and len(self.parts) >= 2:
-            found = self._table = QualifiedName(self.parts[0], self.parts[1])  # memoised
+        parts = self[1]
+        if len(parts) < 2:
+            return None
+        # One name per table, shared by all its keys: memoised on the key instead, it cost each key an instance
+        # dictionary (a tuple subclass can have no slots) and a name of its own, 15 MB at 5,000 tables.
+        pair = (parts[0], parts[1])
+        found = _TABLES.get(pair)
+        if found is None:
+            found = QualifiedName(*pair)
+            if len(_TABLES) < _TABLES_LIMIT:
+                _TABLES[pair] = found
         return found
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from .. import __version__
+from ..db.patience import DEFAULT_LOCK_TIMEOUT
 from ..kinds import all_kinds
 from ..kinds.context import PlanContext
 from ..model.keys import ObjectKey
@@ -26,7 +27,7 @@ class Plan:
     steps: tuple[Step, ...]
     live: LiveState = field(compare=False, repr=False)  # what the plan was made against
     server_version: int
-    lock_timeout: str = "2s"  # what each locking statement runs under
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT  # what each locking statement runs under
     notices: tuple[str, ...] = ()  # what pgstate cannot do and a person must (a restart, a preload line)
 
     @functools.cached_property
@@ -72,7 +73,7 @@ def step_json(step: Step, conn: psycopg.Connection[Any] | None) -> dict[str, Any
     }
 
 
-def make_plan(context: PlanContext, *, lock_timeout: str = "2s") -> Plan:
+def make_plan(context: PlanContext, *, lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> Plan:
     """Every step that makes the live state the desired one, in one order."""
     for kind in all_kinds():
         context.steps += kind.plan(context.differences_of(kind.name), context)

@@ -60,7 +60,7 @@ def _without_locations(value: Any) -> Any:
             field.name: _without_locations(getattr(value, field.name))
             for field in dataclasses.fields(value)
             if not isinstance(getattr(value, field.name), SourceLocation)
-            and field.name not in ("key", "position")
+            and field.name not in ("key", "_key", "position")
             and not (
                 isinstance(getattr(value, field.name), tuple)
                 and getattr(value, field.name)

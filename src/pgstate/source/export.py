@@ -34,7 +34,8 @@ from typing import Any
 
 import psycopg
 
-from ..catalog.snapshot import read_live
+from ..catalog.snapshot import read_live, retrying_reads
+from ..db.patience import DEFAULT_RETRIES
 from ..errors import PgstateError
 from ..kinds import all_kinds
 from ..model.names import QualifiedName
@@ -133,6 +134,7 @@ def export(
     schema_ref: str | None,
     warn: Callable[[str], None] | None = None,
     lock_timeout: str | None = None,
+    retries: int = DEFAULT_RETRIES,
 ) -> list[Path]:
     """Write desired files for the targets into ``out_dir`` (created if needed); the paths written, in order.
 
@@ -143,7 +145,7 @@ def export(
     if not (targets.tables or targets.functions or targets.views or targets.roles or targets.database):
         raise PgstateError("nothing to export", hint="name the tables: pgstate export [--out DIR] TABLE...")
     specs = read_specs(targets.documents(), None)
-    live = read_live(conn, specs, lock_timeout=lock_timeout, everything=True)
+    live = retrying_reads(lambda: read_live(conn, specs, lock_timeout=lock_timeout, everything=True), retries)
     missing = [name for name in sorted(set(targets.tables)) if name not in live.tables]
     if missing:
         raise PgstateError(

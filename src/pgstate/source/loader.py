@@ -118,7 +118,7 @@ def _load_stream(text: str, display: str, problems: list[PgstateError], *, limit
             problems.append(too_many)
             return []
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            document = build_document(root, display, index, found)
+            document = build_document(root, display, index, found, text)
             if document is not None:
                 documents.append(document)
     except yaml.MarkedYAMLError as error:
@@ -131,6 +131,17 @@ def _load_stream(text: str, display: str, problems: list[PgstateError], *, limit
         )
     problems.extend(found.listed())
     return documents
+
+
+def compose_document(text: str, index: int, display: str) -> Document:
+    """Document ``index`` of a stream that loaded before, built again (its positions were released)."""
+    for number, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
+        if number == index:
+            document = build_document(root, display, index, FileProblems(), text)
+            if document is not None:
+                return document
+            break
+    raise ValueError(f"{display} has no document {index}")  # not met: the text is the one it loaded from
 
 
 def _beyond_value_limit(text: str, display: str) -> PgstateError | None:

@@ -17,6 +17,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import PgstateError, SourceLocation
+from ..model.texts import shared_text as _shared
 from .problems import FileProblems
 
 PathKey = tuple[str | int, ...]
@@ -68,6 +69,23 @@ class Document:
     data: dict[str, Any]
     # path -> position (see ``position``), 1-based: a mapping entry is located at its key, a list item at the item.
     locations: dict[PathKey, int] = field(default_factory=dict, compare=False, repr=False)
+    # The YAML stream the document came from (one string shared by the documents of a file), from which
+    # ``locations`` is built again after ``release_locations``.
+    source: str | None = field(default=None, compare=False, repr=False)
+
+    def release_locations(self) -> None:
+        """Forgets the positions until one is asked for: once the specs hold the locations they report (each
+        spec keeps its own), the map of every path is rarely read again, and at 5,000 tables it is some 25 MB.
+        A later ``locate`` composes the document again from ``source``, so its answer is the same."""
+        if self.source is not None:
+            self.locations.clear()
+
+    def _located(self) -> dict[PathKey, int]:
+        if not self.locations and self.source is not None:
+            from .loader import compose_document  # the loader builds documents with this module
+
+            self.locations.update(compose_document(self.source, self.index, self.file).locations)
+        return self.locations
 
     @property
     def kind(self) -> str | None:
@@ -76,17 +94,20 @@ class Document:
 
     def locate(self, path: PathKey) -> SourceLocation:
         """Where ``path`` was written; for a missing path, where its deepest existing parent was."""
-        found = self.locations.get(path)
+        locations = self._located()
+        found = locations.get(path)
         if found is not None:  # the common case, without slicing
             return SourceLocation(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
         for end in range(len(path) - 1, -1, -1):
-            found = self.locations.get(path[:end])
+            found = locations.get(path[:end])
             if found is not None:
                 return SourceLocation(self.file, found >> _COLUMN_BITS, found & _COLUMN_MASK)
         return SourceLocation(self.file, 1, 1)
 
 
-def build_document(root: Node | None, display: str, index: int, problems: FileProblems) -> Document | None:
+def build_document(
+    root: Node | None, display: str, index: int, problems: FileProblems, source: str | None = None
+) -> Document | None:
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
         return None  # an empty document, e.g. after a trailing `---`
     builder = _Builder(display, problems)
@@ -105,7 +126,7 @@ def build_document(root: Node | None, display: str, index: int, problems: FilePr
     except RecursionError:  # not met: nesting, aliases and merges are bounded; still, never a traceback
         problems.append(PgstateError("a YAML alias refers to itself", location=builder.mark(root)))
         return None
-    return Document(file=display, index=index, data=data, locations=builder.locations)
+    return Document(file=display, index=index, data=data, locations=builder.locations, source=source)
 
 
 class _Builder:
@@ -130,7 +151,7 @@ class _Builder:
         # Exact type checks: this runs for every node of every file, and the node classes are final.
         if type(node) is ScalarNode:
             if node.tag == _STR_TAG:
-                return node.value
+                return _shared(node.value)
             return self.scalar(node)
         # An alias reaches the same node again: reuse its value (as safe loading shares it) rather than
         # build it anew, which would let a few nested aliases expand exponentially. Inner locations are
@@ -256,7 +277,7 @@ class _Builder:
         merged: list[tuple[Node, Node]] = []
         locations = self.locations
         for key_node, value_node in node.value:
-            key = key_node.value
+            key = _shared(key_node.value) if type(key_node) is ScalarNode else key_node.value
             if type(key_node) is not ScalarNode or key_node.tag == _MERGE_TAG or key in result:
                 self.unusual_entry(result, key_node, value_node, path, merged)
                 continue
@@ -266,7 +287,7 @@ class _Builder:
             mark = key_node.start_mark
             locations[key_path] = ((mark.line + 1) << _COLUMN_BITS) | (mark.column + 1)  # position(), inlined
             if type(value_node) is ScalarNode and value_node.tag == _STR_TAG:
-                result[key] = value_node.value
+                result[key] = _shared(value_node.value)
             else:
                 result[key] = self.value(value_node, key_path)
         for key_node, value_node in merged:

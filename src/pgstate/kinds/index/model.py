@@ -105,7 +105,7 @@ class IndexKey(NamedTuple):
         return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index:
     """A non-constraint index as desired, or any index as found live."""
 
@@ -124,6 +124,8 @@ class Index:
     foreign_keys: tuple[str, ...] = field(default=(), compare=False)  # foreign keys that reference through it
     # Functions its expressions or predicate call (function keys' parts), from pg_depend.
     functions: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
+    # The key, memoised (plans look it up for every index, several times); a slot, as the instances are many.
+    _key: ObjectKey | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def qualified_name(self) -> QualifiedName:
@@ -131,8 +133,8 @@ class Index:
 
     @property
     def key(self) -> ObjectKey:
-        found: ObjectKey | None = self.__dict__.get("_key")
-        if found is None:  # memoised (not a field): plans look it up for every index, several times
+        found = self._key
+        if found is None:
             found = key_of(self.table, self.name)
             object.__setattr__(self, "_key", found)
         return found

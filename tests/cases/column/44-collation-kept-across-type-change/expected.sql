@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- alter-column-type public.codes.code: change type character varying(10) COLLATE "C" -> text COLLATE "C" (no rewrite)
 ALTER TABLE "public"."codes" ALTER COLUMN "code" TYPE text COLLATE "C" USING ("code"::text);
 COMMIT;

@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-extension hstore: declared absent (present: false)
 DROP EXTENSION "hstore";
 COMMIT;

@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-view public.scored: out of the way of a change: dropped and created
 DROP VIEW "public"."scored";
 -- drop-function public.score(integer): its result or arguments change: public.score(n integer) RETURNS integer

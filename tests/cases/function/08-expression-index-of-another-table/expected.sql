@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-index public.other_norm_idx: out of the way of a change: btree ((norm(name)))
 DROP INDEX "public"."other_norm_idx";
 -- drop-function public.norm(text): its signature changes: public.norm(t text) RETURNS text

@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-index public.logs_level_idx: not listed (prune_indexes): btree (level)
 DROP INDEX "public"."logs_level_idx";
 -- drop-index public.logs_message_idx: not listed (prune_indexes): btree (message)

@@ -6,7 +6,7 @@ CREATE INDEX CONCURRENTLY "accounts_status_idx" ON "public"."accounts" USING "bt
 -- build-index public.users_email_idx: btree (email, created_at)
 CREATE INDEX CONCURRENTLY "users_email_idx_pgstate" ON "public"."users" USING "btree" ("email", "created_at");
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- alter-column-type public.events.payload: change type json -> jsonb (rewrites the table)
 -- hazard data-loss: destroys data: the rows are dumped and the dump verified first; needs --allow-destructive
 ALTER TABLE "public"."events" ALTER COLUMN "payload" TYPE jsonb USING ("payload"::jsonb);

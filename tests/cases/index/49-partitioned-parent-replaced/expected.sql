@@ -2,7 +2,7 @@
 -- build-index public.events_2025_kind_idx_pgstate: btree (kind, at) on partition public.events_2025, to attach to events_kind_idx
 CREATE INDEX CONCURRENTLY "events_2025_kind_idx_pgstate" ON "public"."events_2025" USING "btree" ("kind", "at");
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-index public.events_kind_idx: replaced: btree (kind)
 DROP INDEX "public"."events_kind_idx";
 -- create-index public.events_kind_idx: btree (kind, at) on the partitioned table only (its partitions' indexes are attached)

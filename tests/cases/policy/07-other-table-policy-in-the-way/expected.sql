@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-policy public.members.by_team: out of the way of a change: PERMISSIVE FOR ALL TO authenticated USING (EXISTS ( SELECT 1
    FROM teams t
   WHERE ((t.id = members.team_id) AND ((t.slug)::text = 'core'::text))))

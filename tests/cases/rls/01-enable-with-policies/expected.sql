@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- enable-rls public.notes: enable row level security
 ALTER TABLE "public"."notes" ENABLE ROW LEVEL SECURITY;
 -- create-policy public.notes."own notes": PERMISSIVE FOR ALL TO authenticated USING (owner = ( SELECT auth.uid() AS uid))

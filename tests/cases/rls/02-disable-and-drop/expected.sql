@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-policy public.notes.everyone: not declared (policies: is the complete set): PERMISSIVE FOR ALL TO public USING true
 DROP POLICY "everyone" ON "public"."notes";
 -- disable-rls public.notes: disable row level security

@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- set-storage public.events.autovacuum_vacuum_scale_factor: (default) -> 0.05
 ALTER TABLE "public"."events" SET ("autovacuum_vacuum_scale_factor" = '0.05');
 -- set-storage public.events.fillfactor: 100 -> 90

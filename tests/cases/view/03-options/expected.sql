@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- replace-view public.open_orders: columns: id, status
 CREATE OR REPLACE VIEW "public"."open_orders" WITH ("security_barrier" = 'true', "security_invoker" = 'true') AS SELECT id, status FROM orders WHERE status = 'open';
 COMMIT;

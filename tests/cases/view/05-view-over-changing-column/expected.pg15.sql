@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-view public.user_emails: out of the way of a change: dropped and created
 DROP VIEW "public"."user_emails";
 -- alter-column-type public.users.email: change type character varying(320) -> text (no rewrite)

@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-view public.user_domains: out of the way of a change: dropped and created
 DROP VIEW "public"."user_domains";
 -- drop-view public.user_emails: out of the way of a change: dropped and created

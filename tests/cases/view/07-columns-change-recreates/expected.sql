@@ -1,6 +1,6 @@
 -- pgstate plan
 BEGIN;
-SET LOCAL lock_timeout = '2s';
+SET LOCAL lock_timeout = '100ms';
 -- drop-view public.v: its columns change: dropped and created
 DROP VIEW "public"."v";
 -- create-view public.v: columns: order_id, status
