@@ -22,7 +22,7 @@ from .planning.compare import compare
 from .planning.plan import Plan, make_plan
 from .sandbox.session import Sandbox
 from .source.documents import SpecSet, read_specs
-from .source.loader import load_documents
+from .source.loader import iter_documents
 
 
 def load_desired(directory: Path) -> SpecSet:
@@ -31,9 +31,14 @@ def load_desired(directory: Path) -> SpecSet:
         raise PgstateError(
             f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
         )
-    specs = read_specs(load_documents(directory), directory)
-    for document in specs.documents:
-        document.release_locations()  # the specs hold what they report; asked again, a position is rebuilt
+    syntax: list[PgstateError] = []
+    try:
+        specs = read_specs(iter_documents(directory, syntax), directory, release_positions=True)
+    except InvalidDesiredState:
+        if not syntax:
+            raise
+    if syntax:  # a file YAML could not read: its problems alone, as load_documents reports them
+        raise InvalidDesiredState(syntax)
     return specs
 
 

@@ -118,23 +118,39 @@ class SpecSet:
         return replace(self, by_kind={**self.by_kind, kind: tuple(specs)})
 
 
-def read_specs(documents: Sequence[Document], directory: Path | None) -> SpecSet:
-    """The specs of every kind; raises InvalidDesiredState with every problem (schema and meaning), in file order."""
+def read_specs(documents: Iterable[Document], directory: Path | None, *, release_positions: bool = False) -> SpecSet:
+    """The specs of every kind; raises InvalidDesiredState with every problem (schema and meaning), in file order.
+
+    Document by document: checked, parsed, and with ``release_positions`` its map of positions let go at once (the
+    specs keep the locations they report; ``Document.locate`` builds it again if asked). So a large tree never
+    holds every document's map at the same time: at 5,000 tables that is some 25 MB of peak memory."""
     from ..kinds import all_kinds
     from .meaning import duplicate_documents, meaning_problems
-    from .schema import in_file_order, schema_problems
+    from .schema import document_problems, in_file_order
 
-    problems, valid = schema_problems(list(documents))
-    headers = tuple(Header(doc, str(doc.kind)) for doc in valid)
-    by_kind: dict[str, list[Any]] = {kind.name: [] for kind in all_kinds()}
-    for header in headers:
-        for kind in all_kinds():
-            if kind.document == header.kind:
-                by_kind[kind.name] += kind.parse(header)
-    specs = SpecSet(directory, tuple(documents), headers, {name: tuple(found) for name, found in by_kind.items()})
-    problems += duplicate_documents(headers) + meaning_problems(specs)
+    kinds = all_kinds()
+    problems: list[PgstateError] = []
+    every: list[Document] = []
+    headers: list[Header] = []
+    per_file: dict[str, int] = {}
+    by_kind: dict[str, list[Any]] = {kind.name: [] for kind in kinds}
+    for doc in documents:
+        every.append(doc)
+        found = document_problems(doc, per_file)
+        if found is not None:
+            problems += found
+            if not found:
+                header = Header(doc, str(doc.kind))
+                headers.append(header)
+                for kind in kinds:
+                    if kind.document == header.kind:
+                        by_kind[kind.name] += kind.parse(header)
+        if release_positions:
+            doc.release_locations()
+    specs = SpecSet(directory, tuple(every), tuple(headers), {name: tuple(found) for name, found in by_kind.items()})
+    problems += duplicate_documents(specs.headers) + meaning_problems(specs)
     if problems:
-        raise InvalidDesiredState(listed_per_file(in_file_order(problems, list(documents))))
+        raise InvalidDesiredState(listed_per_file(in_file_order(problems, every)))
     return specs
 
 

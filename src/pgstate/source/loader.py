@@ -4,6 +4,7 @@ into node trees that ``source.nodes`` turns into documents remembering where eve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,18 @@ def load_documents(desired_dir: Path) -> list[Document]:
             f"desired directory {desired_dir} does not exist or is not a directory",
             hint="run from the repository root or pass --desired DIR",
         )
-    documents: list[Document] = []
     problems: list[PgstateError] = []
-    for path in desired_files(desired_dir):
-        documents.extend(_load_file(path, _display_path(path), problems))
+    documents = list(iter_documents(desired_dir, problems))
     if problems:
         raise InvalidDesiredState(problems)
     return documents
+
+
+def iter_documents(desired_dir: Path, problems: list[PgstateError]) -> Iterator[Document]:
+    """The documents of ``load_documents`` one file at a time, for a reader that is done with each before the next
+    is built; the problems found go to ``problems`` (complete once the iterator is)."""
+    for path in desired_files(desired_dir):
+        yield from _load_file(path, _display_path(path), problems)
 
 
 def desired_files(desired_dir: Path) -> list[Path]:

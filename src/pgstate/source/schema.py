@@ -50,15 +50,23 @@ def schema_problems(docs: list[Document]) -> tuple[list[PgstateError], list[Docu
     valid: list[Document] = []
     per_file: dict[str, int] = {}
     for doc in docs:
-        room = PROBLEMS_PER_FILE + 1 - per_file.get(doc.file, 0)
-        if room <= 0:
-            continue
-        found = _kind_problems(doc) or _schema_problems(doc, room)
-        problems.extend(found)
-        per_file[doc.file] = per_file.get(doc.file, 0) + len(found)
-        if not found:
-            valid.append(doc)
+        found = document_problems(doc, per_file)
+        if found is not None:
+            problems.extend(found)
+            if not found:
+                valid.append(doc)
     return problems, valid
+
+
+def document_problems(doc: Document, per_file: dict[str, int]) -> list[PgstateError] | None:
+    """One document's schema problems (none: it is valid), or None when its file already has more than enough
+    listed; ``per_file`` counts them, file by file, across calls."""
+    room = PROBLEMS_PER_FILE + 1 - per_file.get(doc.file, 0)
+    if room <= 0:
+        return None
+    found = _kind_problems(doc) or _schema_problems(doc, room)
+    per_file[doc.file] = per_file.get(doc.file, 0) + len(found)
+    return found
 
 
 def load_schema() -> dict[str, Any]:
