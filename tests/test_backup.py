@@ -6,6 +6,8 @@ import hashlib
 import json
 import stat
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -185,6 +187,42 @@ def test_dump_that_cannot_be_verified_raises_naming_the_table(
         dump_tables(database.url, [WEIRD], tmp_path, tool, expected_rows=lambda _name: 7)
 
     assert caught.value.message == (f"backup of {WEIRD} could not be verified: dump has 6 rows, table has 7")
+
+
+def test_a_dump_outlasts_a_brief_exclusive_hold_in_short_attempts(
+    database: TestDatabase, tool: DumpTool, tmp_path: Path
+) -> None:
+    """pg_dump's lock wait is one short attempt (the 100ms default): a backup that meets a table held exclusively
+    for a moment tries again with backoff, as every read does, and its dump is whole; without retries it gives up
+    with pg_dump's own message."""
+    database.execute("CREATE TABLE held (id int PRIMARY KEY); INSERT INTO held SELECT generate_series(1, 5)")
+    table = QualifiedName("public", "held")
+
+    def hold(seconds: float) -> tuple[psycopg.Connection[Any], threading.Timer]:
+        holder = database.connect(autocommit=False)
+        holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(seconds, holder.rollback)
+        release.start()
+        return holder, release
+
+    holder, release = hold(30.0)
+    try:
+        with pytest.raises(PgstateError) as caught:
+            dump_tables(database.url, [table], tmp_path, tool, lock_timeout="100ms", retries=0)
+        assert "LOCK TABLE" in caught.value.message
+    finally:
+        release.cancel()
+        holder.close()
+
+    holder, release = hold(1.0)
+    try:
+        started = time.monotonic()
+        [dump] = dump_tables(database.url, [table], tmp_path, tool, expected_rows=lambda _n: 5, lock_timeout="100ms")
+        assert time.monotonic() - started >= 0.9  # it met the hold and waited it out
+    finally:
+        release.join()
+        holder.close()
+    assert dump.rows == 5
 
 
 def test_partitioned_table_is_dumped_with_its_partitions(

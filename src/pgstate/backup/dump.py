@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from ..db.connection import connect, scrub
-from ..db.patience import DEFAULT_LOCK_TIMEOUT
+from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES, pause_before_retry
 from ..errors import PgstateError
 from ..model.names import QualifiedName
 from .files import TableDump, check_dump_complete, write_private
@@ -91,6 +91,24 @@ def _dump_argv(
     ]
 
 
+# How pg_dump (15 and 18 alike) says that --lock-wait-timeout ran out: its LOCK TABLE was cancelled.
+_LOCK_WAIT_RAN_OUT = "Query was: LOCK TABLE"
+
+
+def _run_dump(argv: list[str], url: str, what: str, retries: int) -> None:
+    """pg_dump, tried again with backoff while a table it must lock is held exclusively: its ACCESS SHARE wait
+    stalls no application query, and a short lock timeout must not fail a backup on a brief migration."""
+    for attempt in range(retries):
+        try:
+            _run_client(argv, url, what)
+            return
+        except PgstateError as error:
+            if _LOCK_WAIT_RAN_OUT not in error.message:
+                raise
+            pause_before_retry(attempt)
+    _run_client(argv, url, what)
+
+
 def dump_tables(
     url: str,
     tables: list[QualifiedName],
@@ -100,13 +118,16 @@ def dump_tables(
     expected_rows: Callable[[QualifiedName], int] | None = None,
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     snapshot: str | None = None,
+    retries: int = DEFAULT_RETRIES,
 ) -> list[TableDump]:
     """One verified plain dump (definition, data, grants) per table.
 
     ``expected_rows`` is asked after the dump (the caller counts in ``snapshot``, the exported snapshot the dumps
     are taken in, when it gives one); a mismatch raises, and the caller must then not destroy anything.
     """
-    return [_dump_table(url, table, directory, tool, expected_rows, lock_timeout, snapshot) for table in tables]
+    return [
+        _dump_table(url, table, directory, tool, expected_rows, lock_timeout, snapshot, retries) for table in tables
+    ]
 
 
 def _dump_table(
@@ -117,12 +138,13 @@ def _dump_table(
     expected_rows: Callable[[QualifiedName], int] | None,
     lock_timeout: str,
     snapshot: str | None,
+    retries: int,
 ) -> TableDump:
     file = directory / f"{_file_stem('table', table)}.sql"
     # With its children: a partitioned table keeps its rows in its partitions (and count(*) counts them too).
     selection = "--table-and-children" if tool.dumps_children else "--table"
     argv = _dump_argv(tool, file, lock_timeout, f"{selection}={table_pattern(table)}", snapshot=snapshot)
-    _run_client(argv, url, f"pg_dump of {table}")
+    _run_dump(argv, url, f"pg_dump of {table}", retries)
     file.chmod(0o600)
     rows, digest, size = _count_and_hash(file, None if tool.dumps_children else table)
     if rows is None:
@@ -235,6 +257,7 @@ def dump_definitions(
     tool: DumpTool,
     *,
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
 ) -> list[Path]:
     """Schema-only dumps of relations (dependent views, tables whose foreign keys point into a retired table),
     one file each, and one ``functions-*.sql`` with the functions' ``pg_get_functiondef`` text."""
@@ -246,7 +269,7 @@ def dump_definitions(
             continue
         file = directory / f"{_file_stem('definition', item)}.sql"
         argv = _dump_argv(tool, file, lock_timeout, "--schema-only", f"--table={table_pattern(item)}")
-        _run_client(argv, url, f"pg_dump of the definition of {item}")
+        _run_dump(argv, url, f"pg_dump of the definition of {item}", retries)
         file.chmod(0o600)
         files.append(file)
     if functions:
@@ -294,14 +317,21 @@ def _first_line(error: psycopg.Error, url: str) -> str:
 # --- the whole database ---
 
 
-def dump_full(url: str, directory: Path, tool: DumpTool, *, lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> Path:
+def dump_full(
+    url: str,
+    directory: Path,
+    tool: DumpTool,
+    *,
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+) -> Path:
     """``--backup full``: the whole database in one plain dump, checked to be complete.
 
     Plain rather than custom format: one restore tool (psql) for every backup pgstate writes, a trailer that
     proves completeness, and a file a person can read and grep before deciding to restore.
     """
     file = directory / _full_dump_name(url)
-    _run_client(_dump_argv(tool, file, lock_timeout), url, "pg_dump of the whole database")
+    _run_dump(_dump_argv(tool, file, lock_timeout), url, "pg_dump of the whole database", retries)
     file.chmod(0o600)
     check_dump_complete(file)
     return file

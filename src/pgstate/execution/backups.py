@@ -44,7 +44,11 @@ def back_up(
     directory = backup_directory(options.backup_dir, run_id)
     record.set_backup(str(directory))
     say(f"backing up to {directory} with {tool.version}")
-    full = dump_full(url, directory, tool, lock_timeout=options.lock_timeout) if options.full_backup else None
+    full = (
+        dump_full(url, directory, tool, lock_timeout=options.lock_timeout, retries=options.retries)
+        if options.full_backup
+        else None
+    )
 
     # The dumps are taken in a snapshot this session exports, and the rows and their digest are read in it too:
     # what the dump holds and what the transaction later checks under its lock are the same moment's.
@@ -61,7 +65,14 @@ def back_up(
         dumps = [
             replace(dump, content=contents[str(dump.table)].digest)
             for dump in dump_tables(
-                url, tables, directory, tool, expected_rows=count, lock_timeout=options.lock_timeout, snapshot=snapshot
+                url,
+                tables,
+                directory,
+                tool,
+                expected_rows=count,
+                lock_timeout=options.lock_timeout,
+                retries=options.retries,
+                snapshot=snapshot,
             )
         ]
     references: list[QualifiedName | FunctionRef] = []
@@ -69,7 +80,9 @@ def back_up(
         reference = FunctionRef(dependent.function_oid) if dependent.function_oid is not None else dependent.relation
         if reference is not None and reference not in references:
             references.append(reference)
-    definitions = dump_definitions(url, references, directory, tool, lock_timeout=options.lock_timeout)
+    definitions = dump_definitions(
+        url, references, directory, tool, lock_timeout=options.lock_timeout, retries=options.retries
+    )
     result = Backup(directory, tool, tuple(dumps), tuple(definitions), full)
     write_manifest(
         result,
