@@ -109,12 +109,8 @@ def change_by_pgstate(url: str, desired: Path, backups: Path, *extra: str) -> No
         sys.exit(f"pgstate apply exited {result.returncode}:\n{result.stderr[-2000:]}")
 
 
-def no_builds_by_pgstate(url: str, desired: Path, backups: Path) -> None:
-    change_by_pgstate(url, desired.with_name("desired-no-builds"), backups)
-
-
-def no_builds_by_pgstate_old_defaults(url: str, desired: Path, backups: Path) -> None:
-    change_by_pgstate(url, desired.with_name("desired-no-builds"), backups, *OLD_DEFAULTS)
+def no_builds_by_pgstate(url: str, desired: Path, backups: Path, *extra: str) -> None:
+    change_by_pgstate(url, desired.with_name("desired-no-builds"), backups, *extra)
 
 
 def change_by_plain_sql(url: str, desired: Path, backups: Path) -> None:
@@ -237,7 +233,7 @@ def main() -> int:
             ("pgstate apply without the builds, behind a long transaction", no_builds_by_pgstate, True),
             (
                 "the same with the old defaults (`--lock-timeout 2s --retries 5`)",
-                no_builds_by_pgstate_old_defaults,
+                lambda url, desired, backups: no_builds_by_pgstate(url, desired, backups, *OLD_DEFAULTS),
                 True,
             ),
         ]

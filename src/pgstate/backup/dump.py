@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from ..db.connection import connect, scrub
-from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES, pause_before_retry
+from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES, with_retries
 from ..errors import PgstateError
 from ..model.names import QualifiedName
 from .files import TableDump, check_dump_complete, write_private
@@ -98,15 +98,11 @@ _LOCK_WAIT_RAN_OUT = "Query was: LOCK TABLE"
 def _run_dump(argv: list[str], url: str, what: str, retries: int) -> None:
     """pg_dump, tried again with backoff while a table it must lock is held exclusively: its ACCESS SHARE wait
     stalls no application query, and a short lock timeout must not fail a backup on a brief migration."""
-    for attempt in range(retries):
-        try:
-            _run_client(argv, url, what)
-            return
-        except PgstateError as error:
-            if _LOCK_WAIT_RAN_OUT not in error.message:
-                raise
-            pause_before_retry(attempt)
-    _run_client(argv, url, what)
+    with_retries(
+        lambda: _run_client(argv, url, what),
+        retries,
+        lambda error: isinstance(error, PgstateError) and _LOCK_WAIT_RAN_OUT in error.message,
+    )
 
 
 def dump_tables(

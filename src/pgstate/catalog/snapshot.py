@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
-from ..db.patience import DEFAULT_RETRIES, pause_before_retry
+from ..db.patience import DEFAULT_RETRIES, Result, with_retries
 from ..errors import PgstateError
 from ..kinds import all_kinds, kind_named
 from ..model.keys import ObjectKey, table_key
@@ -58,20 +58,12 @@ class ReadBlocked(PgstateError):
         return ReadBlocked(self.what, self.lock_timeout, self.holders, attempts)
 
 
-Result = TypeVar("Result")
-
-
 def retrying_reads(read: Callable[[], Result], retries: int = DEFAULT_RETRIES) -> Result:
     """``read()``, tried again with backoff while a table it needs is held exclusively, at most ``retries`` more
     times: a waiting read stalls no application query (ACCESS SHARE conflicts only with ACCESS EXCLUSIVE), but a
     short lock_timeout must not make a plan fail on the first brief migration it meets."""
-    for attempt in range(retries):
-        try:
-            return read()
-        except ReadBlocked:
-            pause_before_retry(attempt)
     try:
-        return read()
+        return with_retries(read, retries, lambda error: isinstance(error, ReadBlocked))
     except ReadBlocked as last:
         raise last.after(retries + 1) from None
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from typing import TypeVar
+
+Result = TypeVar("Result")
 
 DEFAULT_LOCK_TIMEOUT = "100ms"  # one attempt's wait: the longest an application query queues behind pgstate
 DEFAULT_RETRIES = 10  # attempts after the first: with the backoff below, about 30 s of patience in all
@@ -28,3 +32,16 @@ def backoff_seconds(attempt: int) -> float:
 
 def pause_before_retry(attempt: int) -> None:
     time.sleep(backoff_seconds(attempt))
+
+
+def with_retries(attempt: Callable[[], Result], retries: int, retryable: Callable[[Exception], bool]) -> Result:
+    """``attempt()``, tried again with backoff after a failure ``retryable`` accepts, at most ``retries`` more
+    times; the last failure, or any other, is raised as it came."""
+    for number in range(retries):
+        try:
+            return attempt()
+        except Exception as error:
+            if not retryable(error):
+                raise
+            pause_before_retry(number)
+    return attempt()

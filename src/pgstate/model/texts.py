@@ -24,7 +24,4 @@ def shared_text(text: str) -> str:
 
 def shared_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Catalog rows with their short text values shared."""
-    return [
-        tuple(shared_text(value) if type(value) is str and len(value) <= SHARED_UP_TO else value for value in row)
-        for row in rows
-    ]
+    return [tuple(shared_text(value) if type(value) is str else value for value in row) for row in rows]

@@ -41,26 +41,12 @@ def no_kind_message() -> str:
     return "document has no kind: its first key must be one of " + ", ".join(document_kinds())
 
 
-def schema_problems(docs: list[Document]) -> tuple[list[PgstateError], list[Document]]:
-    """The schema problems of the documents, and the documents that have none (in order).
+def document_problems(doc: Document, per_file: dict[str, int]) -> list[PgstateError] | None:
+    """One document's schema problems (none: it is valid), or None when its file already has more than enough
+    listed; ``per_file`` counts them, file by file, across calls.
 
     Wording a problem takes jsonschema a fraction of a millisecond: past one more than a file's problems are
     listed (``source.problems.listed_per_file``), the rest of that file is not checked (nor valid)."""
-    problems: list[PgstateError] = []
-    valid: list[Document] = []
-    per_file: dict[str, int] = {}
-    for doc in docs:
-        found = document_problems(doc, per_file)
-        if found is not None:
-            problems.extend(found)
-            if not found:
-                valid.append(doc)
-    return problems, valid
-
-
-def document_problems(doc: Document, per_file: dict[str, int]) -> list[PgstateError] | None:
-    """One document's schema problems (none: it is valid), or None when its file already has more than enough
-    listed; ``per_file`` counts them, file by file, across calls."""
     room = PROBLEMS_PER_FILE + 1 - per_file.get(doc.file, 0)
     if room <= 0:
         return None
