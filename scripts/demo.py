@@ -2,13 +2,15 @@
 apply and drift with the repository's own desired/ directory.
 
 The demo uses its own database, ``pgstate_demo``, on the embedded server under .pgstate/embedded/, recreated
-on every run, and hands its URL to pgstate through $PGSTATE_DATABASE_URL, as a CI job would.
+on every run, and hands its URL to pgstate through $PGSTATE_DATABASE_URL, as a CI job would. At the end it
+prints that URL and the commands that go on by hand from there (``next_steps``), exactly as they run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -17,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from pgstate.servers.embedded import embedded_url
+from pgstate.servers.embedded import embedded_home, embedded_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "pgstate_demo"
@@ -129,8 +131,54 @@ def main() -> int:
     if (drift, replan) != (0, 0):
         print("demo failed: the database did not converge", file=sys.stderr)
         return 1
-    print("\nDemo done. The embedded server keeps running; `make clean` removes it.")
+    print("\nDemo done.")
+    print(next_steps(demo_url, ROOT))
     return 0
+
+
+def _in_project(path: Path, project: Path) -> str:
+    """``path`` as typed from ``project``: relative when it is the project's own (``.venv/bin/pgstate``)."""
+    for parent in (path, *path.parents):
+        if (project / parent.name).resolve() == parent.resolve():
+            return str(Path(parent.name) / path.relative_to(parent))
+    return str(path)
+
+
+def next_steps(demo_url: str, project: Path) -> str:
+    """What the reader can do next, by hand: the demo database's URL and commands to paste, each one as it runs
+    from ``project`` (tests/test_demo_next_steps.py runs them). The URL has no password: the embedded server
+    trusts local connections on its private socket directory, which only its own user (and root) can open."""
+    venv = Path(sys.prefix)
+    if venv == Path(sys.base_prefix):  # not in a venv (the Makefile always makes one): the interpreter itself
+        pgstate_cmd = f"{shlex.quote(sys.executable)} -m pgstate"
+        activate = None
+    else:
+        pgstate_cmd = shlex.quote(_in_project(venv / "bin" / "pgstate", project))
+        activate = f"source {shlex.quote(_in_project(venv / 'bin' / 'activate', project))}"
+    url = shlex.quote(demo_url)
+    lines = [
+        "",
+        "== Next: pgstate by hand",
+        "The demo database (no password: the embedded server trusts local connections on its private socket):",
+        f"  {demo_url}",
+        f"From {project}, with the pgstate of the demo's venv:",
+        f"  $ {pgstate_cmd} plan --database-url {url}",
+    ]
+    if activate is not None:
+        lines += [
+            "Or with the venv activated and the URL in the environment, as the workflows pass it:",
+            f"  $ {activate}",
+            f"  $ export PGSTATE_DATABASE_URL={url}",
+            "  $ pgstate drift",
+            "  $ pgstate history",
+        ]
+    lines += [
+        f"The embedded server under {_in_project(embedded_home(project), project)} keeps running; to see or stop it:",
+        f"  $ {pgstate_cmd} embedded status",
+        f"  $ {pgstate_cmd} embedded stop",
+        "(`make clean` stops it too, then removes .venv and .pgstate.)",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

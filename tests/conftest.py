@@ -6,6 +6,7 @@ template database per server with the Supabase emulation, and gives every test a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import psycopg
@@ -23,6 +24,19 @@ def _create_template(server: LocalServer) -> None:
     with psycopg.connect(server.url(TEMPLATE_DB), autocommit=True) as conn:
         conn.execute(SUPABASE_EMULATION.encode())
     # No connection may remain on a template while CREATE DATABASE copies it; the blocks above closed theirs.
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """pgstate's default backup directory is under $XDG_STATE_HOME: each worker gets its own, in its tmp dir, so
+    no test writes into the home directory of whoever runs them (subprocesses inherit it)."""
+    before = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state-home"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = before
 
 
 @pytest.fixture(scope="session", params=["pg18", "pg15"])

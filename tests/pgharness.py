@@ -68,11 +68,13 @@ class CompletedRun:
     stderr: str
 
 
+_NOT_INHERITED = ("DATABASE_URL", "PGSTATE_DATABASE_URL", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE")
+
+
 def _cli_env(env: dict[str, str | None] | None) -> dict[str, str]:
     # A database URL in the developer's or CI's environment must not leak into a test; tests pass their own.
-    merged: dict[str, str | None] = {
-        key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "PGSTATE_DATABASE_URL")
-    }
+    # Nor may a shell's colour settings: reports are asserted as the plain text a pipe gets.
+    merged: dict[str, str | None] = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
     merged.update(env or {})
     return {key: value for key, value in merged.items() if value is not None}
 

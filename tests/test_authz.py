@@ -327,10 +327,11 @@ def test_every_plan_format_shows_the_hazard(database: TestDatabase, tmp_path: Pa
         assert run.exit_code == 2, run.stderr
         outputs[name] = run.stdout
     assert "hazard authz-widening: widens who can see or change rows" in outputs["text"]
-    assert "hazards: `access-exclusive-lock`, `authz-widening`" in outputs["markdown"]
+    gate = "🔓 **1 step changes who can see or change rows**: `apply` needs `--allow-authz-widening`"
+    assert gate in outputs["markdown"]
     assert (
-        "| disable-rls | `public.docs` | ACCESS EXCLUSIVE | yes |  | access-exclusive-lock, authz-widening |"
-        in (outputs["markdown"])
+        "- 🔓 **disable rls** `public.docs`: disable row level security — **widens who can see or change rows**"
+        in outputs["markdown"]
     )
     assert "-- disable-rls public.docs: disable row level security\n-- hazard authz-widening:" in outputs["sql"]
     assert json.loads(outputs["json"])["steps"][0]["hazards"] == ["access-exclusive-lock", "authz-widening"]

@@ -7,7 +7,8 @@ For each case, on each server, the laws every kind must keep:
 - apply: the catalog as expected, then a second plan has no steps and drift finds nothing a plan would change;
 - rollback: returns the catalog, object by object, to what it was before (and the rows, unless values were
   converted).
-A case may instead expect the plan to be refused (`error:` or `refused:` with the exit code and message), or
+A case may instead expect the plan to fail (`error:` with the exit code and message), a step to be refused
+(`refused:`: plan shows it beside the other steps and exits 2, apply refuses with the exit code and message), or
 the rollback (`rollback:`), when what the run did cannot be undone (an extension is never downgraded).
 """
 
@@ -58,6 +59,11 @@ def test_case(database: TestDatabase, case_name: str, tmp_path: Path) -> None:
 
     refused = expected.get("refused") or expected.get("error")
     code, out, err = pgstate(database, desired, "plan", "--format", "json")
+    if expected.get("refused"):  # plan shows the refused step beside the others (exit 2); apply refuses
+        assert code == 2, (code, out, err)
+        assert [r for r in json.loads(out)["refusals"] if re.search(refused["message"], r["message"])], out
+        args = ["apply", "--yes", "--allow-destructive", "--backup-dir", str(tmp_path / "backups")]
+        code, out, err = pgstate(database, desired, *args)
     if refused:
         assert code == refused["exit"], (code, out, err)
         assert re.search(refused["message"], err), err

@@ -54,6 +54,7 @@ def test_plan_formats(database: TestDatabase, desired: Path) -> None:
         "transactional",
         "phase",
         "rewrites",
+        "destroys",
         "hazards",
     }
     assert step["rewrites"]["rows"] >= -1
@@ -62,7 +63,8 @@ def test_plan_formats(database: TestDatabase, desired: Path) -> None:
     code, sql_text, _ = run(database, desired, "plan", "--format", "sql")
     assert code == 2 and "BEGIN;" in sql_text and "COMMIT;" in sql_text and 'USING ("c"::jsonb)' in sql_text
     code, markdown, _ = run(database, desired, "plan", "--format", "markdown")
-    assert code == 2 and markdown.startswith("### pgstate plan") and "| # | step |" in markdown
+    assert code == 2 and markdown.startswith("### pgstate plan\n\n**1 to add, 1 to change, 0 to destroy**")
+    assert "- ⚠️ **alter column type** `public.t.c`: change type" in markdown  # a list, no wide table
 
 
 @pytest.mark.parametrize(
@@ -175,7 +177,7 @@ def test_a_short_or_common_password_is_hidden_without_mangling_the_message(desir
 def test_a_url_only_libpq_parses_is_a_clear_error() -> None:
     """Found by the input fuzz: Python's URL parser refuses `127.0.0.1:1[` ("Invalid IPv6 URL") where libpq
     parses it; looking for its password must not crash the message that says why it cannot connect."""
-    run = run_pgstate_inprocess(["export", "--database-url=postgres://127.0.0.1:1[", "--desired=good"])
+    run = run_pgstate_inprocess(["export", "t", "--database-url=postgres://127.0.0.1:1[", "--desired=good"])
     assert run.exit_code == 1, run.stderr
     assert "Traceback" not in run.stderr and "internal error" not in run.stderr, run.stderr
     assert "cannot connect" in run.stderr, run.stderr

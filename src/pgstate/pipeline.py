@@ -20,20 +20,24 @@ from .model.names import QualifiedName
 from .model.state import DesiredState, LiveState
 from .planning.compare import compare
 from .planning.plan import Plan, make_plan
+from .planning.refusals import raise_first
 from .sandbox.session import Sandbox
 from .source.documents import SpecSet, read_specs
 from .source.loader import iter_documents
 
 
-def load_desired(directory: Path) -> SpecSet:
-    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database."""
+def load_desired(directory: Path, *, default_schema: str | None = None) -> SpecSet:
+    """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database.
+    ``default_schema`` (pgstate.toml's ``schema``) is the schema of documents that name none; else public."""
     if not directory.is_dir():
         raise PgstateError(
             f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
         )
     syntax: list[PgstateError] = []
     try:
-        specs = read_specs(iter_documents(directory, syntax), directory, release_positions=True)
+        specs = read_specs(
+            iter_documents(directory, syntax), directory, release_positions=True, default_schema=default_schema
+        )
     except InvalidDesiredState:
         if not syntax:
             raise
@@ -53,24 +57,37 @@ class State:
 
 
 def read_state(
-    conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str, retries: int = DEFAULT_RETRIES
+    conn: psycopg.Connection[Any],
+    specs: SpecSet,
+    *,
+    lock_timeout: str,
+    retries: int = DEFAULT_RETRIES,
+    keep_refusals: bool = False,
 ) -> State:
     """Both states and their comparison; a read that meets a table held exclusively is tried again, at most
-    ``retries`` more times, each attempt waiting at most ``lock_timeout``."""
+    ``retries`` more times, each attempt waiting at most ``lock_timeout``. A refused change raises Refused
+    unless ``keep_refusals`` (planning.refusals)."""
 
     def attempt() -> tuple[LiveState, DesiredState]:
         live = read_live(conn, specs, lock_timeout=lock_timeout)
         return live, canonicalize(conn, specs, live, lock_timeout=lock_timeout)
 
     live, desired = retrying_reads(attempt, retries)
-    return State(specs, desired, live, compare(desired, live, specs))
+    return State(specs, desired, live, compare(desired, live, specs, keep_refusals=keep_refusals))
 
 
 def plan_for(
-    conn: psycopg.Connection[Any], specs: SpecSet, *, lock_timeout: str, retries: int = DEFAULT_RETRIES
+    conn: psycopg.Connection[Any],
+    specs: SpecSet,
+    *,
+    lock_timeout: str,
+    retries: int = DEFAULT_RETRIES,
+    keep_refusals: bool = False,
 ) -> tuple[State, Plan]:
-    """The state and the plan; raises InvalidDesiredState naming every declared thing the catalog contradicts."""
-    state = read_state(conn, specs, lock_timeout=lock_timeout, retries=retries)
+    """The state and the plan; raises InvalidDesiredState naming every declared thing the catalog contradicts,
+    and Refused (exit 3) for a step the planner will not let run, unless ``keep_refusals``: then the plan
+    carries them (``plan`` shows them beside the steps that would run)."""
+    state = read_state(conn, specs, lock_timeout=lock_timeout, retries=retries, keep_refusals=keep_refusals)
     problems = [
         problem
         for kind in all_kinds()
@@ -78,7 +95,10 @@ def plan_for(
     ]
     if problems:
         raise InvalidDesiredState(problems)
-    return state, make_plan(state.context, lock_timeout=lock_timeout)
+    plan = make_plan(state.context, lock_timeout=lock_timeout)
+    if not keep_refusals:
+        raise_first(plan.refusals)
+    return state, plan
 
 
 def canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str) -> DesiredState:

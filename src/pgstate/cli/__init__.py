@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 import sys
 import traceback
+from pathlib import Path
 
 import psycopg
 
 from ..db.connection import scrub
 from ..errors import ExitCode, PgstateError
 from .parser import build_parser
+from .settings import settle
 from .verbs import VERBS
 
 
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0)
     secrets: list[str] = []
     try:
+        settle(args, Path.cwd())
         return int(VERBS[args.verb](args, secrets))
     except PgstateError as error:
         print(f"pgstate: {_scrubbed(error.render(), secrets)}", file=sys.stderr)

@@ -7,17 +7,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES
 from ..errors import ExitCode
 from ..units import UnitError, duration_seconds
+from .help import describe_verbs
 
 PLAN_FORMATS = ("text", "json", "sql", "markdown")
 DRIFT_FORMATS = ("text", "json", "markdown", "prometheus")
+LINT_FORMATS = ("text", "json", "sarif", "github")  # sarif: GitHub code scanning; github: workflow annotations
 WAIT_AS_LONG_AS_IT_TAKES = "forever"  # --wait without a duration
 # A concurrent build waits out every transaction older than it, anywhere in the database; it holds only SHARE
 # UPDATE EXCLUSIVE on its table meanwhile, which no query's lock conflicts with: it may wait longer than a lock.
 DEFAULT_BUILD_WAIT = "1min"
 MAX_LOCK_TIMEOUT_S = 86_400
+BACKUP_DIR_HELP = (
+    "where dumps go: pgstate.toml's backup_dir, else ~/.local/state/pgstate/backups; refused inside a git work tree"
+    " unless ignored there"
+)
 
 
 def duration(text: str) -> str:
@@ -101,23 +108,25 @@ def verb_first(args: list[str], verbs: dict[str, argparse.ArgumentParser]) -> li
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pgstate", description="Declarative reconciler for PostgreSQL indexes, types, RLS and more.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
 
     def common(sub: argparse.ArgumentParser, *, database: bool = True, formats: tuple[str, ...] = ()) -> None:
-        sub.add_argument("--desired", type=Path, default=Path("desired"), help="desired directory (./desired)")
+        # Options without a value given take pgstate.toml's, then the built-in default (cli/settings.py): their
+        # argparse default is None so that the two can be told apart.
+        sub.add_argument("--desired", type=Path, help="desired directory (pgstate.toml's desired, else ./desired)")
+        sub.add_argument("--config", type=Path, metavar="FILE", help="pgstate.toml to read (else found upward)")
         sub.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
         if database:
             sub.add_argument("--database-url", type=text, help="else $PGSTATE_DATABASE_URL, $DATABASE_URL, or embedded")
             sub.add_argument(
                 "--lock-timeout",
                 type=duration,
-                default=DEFAULT_LOCK_TIMEOUT,
                 help=f"the longest wait of one lock attempt ({DEFAULT_LOCK_TIMEOUT}): what a query may queue behind it",
             )
             sub.add_argument(
                 "--retries",
                 type=non_negative,
-                default=DEFAULT_RETRIES,
                 help=f"attempts after a lock timeout, with backoff ({DEFAULT_RETRIES}: about 30 s in all)",
             )
         if formats:
@@ -127,7 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     plan = verbs.add_parser("plan", help="the ordered steps to reach the desired state (exit 2 if any)")
     common(plan, formats=PLAN_FORMATS)
     plan.add_argument("--out", type=Path, help="also save the plan as JSON, with the live state's fingerprint")
-    plan.add_argument("--base", type=text, metavar="REF", help="also list what the desired files change since git REF")
+    plan.add_argument(
+        "--base",
+        type=text,
+        metavar="REF",
+        help="also list what the desired files change since git REF, and (markdown) split the steps into the ones"
+        " those changes cause and the ones that were already different",
+    )
+    plan.add_argument(
+        "--lint",
+        action="store_true",
+        help="also run lint's rules and show the findings with the plan (the exit code stays the plan's)",
+    )
     apply = verbs.add_parser("apply", help="carry out a fresh plan, or --plan FILE")
     common(apply, formats=("text", "json"))
     apply.add_argument("--yes", action="store_true", help="do not ask before starting")
@@ -142,9 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow steps that widen or change who can see or change rows (RLS off, policies)",
     )
-    apply.add_argument(
-        "--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go (.pgstate/backups)"
-    )
+    apply.add_argument("--backup-dir", type=Path, help=BACKUP_DIR_HELP)
     apply.add_argument(
         "--backup",
         choices=["auto", "full"],
@@ -153,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drift = verbs.add_parser("drift", help="every difference between desired and live (exit 2 if any)")
     common(drift, formats=DRIFT_FORMATS)
+    drift.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the report to FILE instead of stdout, atomically (a reader sees the old file or the new one);"
+        " with --format prometheus (node exporter's textfile collector: name it *.prom) also when the check"
+        " fails, with pgstate_up 0",
+    )
+    drift.add_argument(
+        "--strict",
+        action="store_true",
+        help="count information as drift (exit 2): undeclared indexes of managed tables without prune_indexes",
+    )
     history = verbs.add_parser("history", help="the recorded runs; `history RUN` one in full")
     common(history, formats=("text", "json"))
     history.add_argument("run", nargs="?", type=int, help="a run id")
@@ -163,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--force", action="store_true", help="even when later runs changed the same objects")
     _wait_option(rollback)
     _build_wait_option(rollback)
-    rollback.add_argument("--backup-dir", type=Path, default=Path(".pgstate/backups"), help="where dumps go")
+    rollback.add_argument("--backup-dir", type=Path, help=BACKUP_DIR_HELP)
     export = verbs.add_parser("export", help="write desired YAML for existing objects, one file each")
     common(export, database=True)
     export.add_argument(
@@ -174,12 +205,50 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--view", **names, help="a view")
     export.add_argument("--role", **names, help="a role's settings")
     export.add_argument("--database", action="store_true", help="the database's settings and extensions")
-    export.add_argument("--out", type=Path, default=Path("desired"), help="where the files go (./desired)")
+    export.add_argument(
+        "--all",
+        action="store_true",
+        dest="all_tables",
+        help="every table of the application's schemas (not Supabase's, pgstate's or extensions'), or of --schema",
+    )
+    export.add_argument(
+        "--schema", action="append", default=[], type=text, metavar="NAME", help="with --all: this schema's tables"
+    )
+    export.add_argument(
+        "--schema-ref",
+        type=text,
+        metavar="REF",
+        help="what the files' yaml-language-server modeline points to (a URL or path, as given); default: the"
+        " repository's schemas/desired.schema.json, else a copy written into the output directory",
+    )
+    export.add_argument("--out", type=Path, help="where the files go (the desired directory)")
     lint = verbs.add_parser(
         "lint", help="rules over the desired state, the live database and the plan (exit 1 on errors)"
     )
-    common(lint, formats=("text", "json"))
+    common(lint, formats=LINT_FORMATS)
+    _embedded_verb(verbs)
+    show = verbs.add_parser("show", help="render a plan saved with `plan --out`, without a database")
+    show.add_argument("file", type=Path, metavar="FILE", help="the saved plan (JSON)")
+    show.add_argument("--format", choices=PLAN_FORMATS, default="text")
+    show.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
+    status = verbs.add_parser("status", help="one line: in sync or not, at which commit, the last run (exit 2 if not)")
+    common(status)
+    describe_verbs(verbs)
     return parser
+
+
+def _embedded_verb(verbs: Any) -> None:
+    """``pgstate embedded status|stop``: the embedded default's server under ./.pgstate/embedded/."""
+    embedded = verbs.add_parser(
+        "embedded",
+        help="status or stop of the embedded PostgreSQL under .pgstate/embedded/",
+        description="The embedded PostgreSQL (used when no database URL is given) keeps running between commands."
+        " `status` says whether it runs and its URL; `stop` stops it, keeping its data (also when it was not"
+        " running, no error). Both exit 0. Any other verb without a URL starts it again.",
+    )
+    embedded.add_argument("action", choices=("status", "stop"))
+    embedded.add_argument("--format", choices=("text", "json"), default="text")
+    embedded.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
 
 
 def _build_wait_option(verb: argparse.ArgumentParser) -> None:

@@ -11,10 +11,13 @@ from typing import Any
 
 import psycopg
 
-from ..db.connection import configured_url, connect, resolve_url
+from ..backup.location import check_backup_root
+from ..db.connection import connect, resolve_target
+from ..db.pooler import refuse_declared_pooler, say_pooler_notice
 from ..errors import ExitCode, PgstateError
 from ..planning.plan import Plan
 from ..report import plan as plan_render
+from .settings import configured_url, default_schema
 
 PLAN_FORMATS: dict[str, Callable[[Plan, psycopg.Connection[Any] | None], str]] = {
     "text": plan_render.plan_text,
@@ -25,48 +28,75 @@ PLAN_FORMATS: dict[str, Callable[[Plan, psycopg.Connection[Any] | None], str]] =
 
 
 def _connect(args: argparse.Namespace, secrets: list[str]) -> tuple[str, psycopg.Connection[Any]]:
-    url = resolve_url(args.database_url, Path.cwd())
-    secrets.append(url)
-    return url, connect(url)
+    target = resolve_target(configured_url(args), Path.cwd())
+    secrets.append(target.url)
+    say_pooler_notice(target)
+    return target.url, connect(target.url)
 
 
 def validate(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..pipeline import load_desired
 
-    specs = load_desired(args.desired)
+    specs = load_desired(args.desired, default_schema=default_schema(args))
     print(f"{len(specs.files)} file(s), {len(specs.documents)} document(s): valid")
     return ExitCode.OK
 
 
 def plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """Exit 2 when anything differs, refused steps included: plan shows a refusal beside the steps that would
+    run (apply refuses it, exit 3). Lint findings (--lint) are shown, and never change the exit code."""
     from ..pipeline import load_desired, plan_for
-    from ..report.changes import desired_changes_markdown, desired_changes_text
+    from ..report import review as plan_review
+    from ..report.terminal import console_for, write
 
-    specs = load_desired(args.desired)  # bad input is refused before any connection
+    # bad input is refused before any connection
+    specs = load_desired(args.desired, default_schema=default_schema(args))
     changes = None
     if args.base is not None:
         from ..source.changes import changes_since
 
-        changes = changes_since(args.desired, args.base)
+        changes = changes_since(args.desired, args.base, default_schema=default_schema(args))
     _, conn = _connect(args, secrets)
     with conn:
-        _, found = plan_for(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
+        state, found = plan_for(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries, keep_refusals=True)
+        findings = None
+        if args.lint:
+            from ..lint import LintInput, read_lint_facts, run_lint
+
+            lint_input = LintInput(list(specs.documents), state, found)
+            findings = run_lint(lint_input, read_lint_facts(conn, state.live), args.settings.lint_levels)
         if args.out:
             args.out.write_text(plan_render.plan_json(found, conn), encoding="utf-8")
-        if changes is None:
-            sys.stdout.write(PLAN_FORMATS[args.format](found, conn))
-        elif args.format == "json":
-            document = json.loads(plan_render.plan_json(found, conn))
-            document["desired_changes"] = [change.to_json() for change in changes]
-            sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        review = plan_review.PlanReview(found, args.base, changes, findings)
+        if args.format == "text":
+            write(console_for(sys.stdout), plan_review.review_rich(review, conn))
         else:
-            text = (
-                desired_changes_markdown(changes, args.base)
-                if args.format == "markdown"
-                else desired_changes_text(changes, args.base)
-            )
-            sys.stdout.write(text + "\n" + PLAN_FORMATS[args.format](found, conn))
-    return ExitCode.CHANGES if found.has_changes else ExitCode.OK
+            render = {
+                "json": plan_review.review_json,
+                "sql": plan_review.review_sql,
+                "markdown": plan_review.review_markdown,
+            }[args.format]
+            sys.stdout.write(render(review, conn))
+    return ExitCode.CHANGES if found.differs else ExitCode.OK
+
+
+def show(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """A saved plan in any plan format, rendered as `plan` renders a fresh one (no base, no lint: it saved none)."""
+    from ..planning.saved import read_saved_plan
+    from ..report import review as plan_review
+    from ..report.terminal import console_for, write
+
+    review = plan_review.PlanReview(read_saved_plan(args.file), None, None, None)
+    if args.format == "text":
+        write(console_for(sys.stdout), plan_review.review_rich(review, None))
+    else:
+        render = {
+            "json": plan_review.review_json,
+            "sql": plan_review.review_sql,
+            "markdown": plan_review.review_markdown,
+        }
+        sys.stdout.write(render[args.format](review, None))
+    return ExitCode.OK
 
 
 def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
@@ -74,8 +104,11 @@ def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..execution.options import ApplyOptions
     from ..pipeline import load_desired
 
-    specs = load_desired(args.desired)
-    url = resolve_url(args.database_url, Path.cwd())
+    specs = load_desired(args.desired, default_schema=default_schema(args))
+    check_backup_root(args.backup_dir)
+    target = resolve_target(configured_url(args), Path.cwd())
+    refuse_declared_pooler(target, "apply")
+    url = target.url
     secrets.append(url)
     options = ApplyOptions(
         lock_timeout=args.lock_timeout,
@@ -131,33 +164,94 @@ def _confirmation(args: argparse.Namespace) -> Callable[[Plan, psycopg.Connectio
 
 
 def drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """The drift report on stdout or in --out. In --format prometheus a check that fails still writes its
+    metrics (pgstate_up 0: monitoring must hear of it), then its error goes on to main like any other."""
     from ..pipeline import load_desired, read_state
     from ..report import drift_formats
     from ..report.drift import drift_report
+    from ..report.terminal import console_for, write
 
-    specs = load_desired(args.desired)
+    try:
+        specs = load_desired(args.desired, default_schema=default_schema(args))
+        _, conn = _connect(args, secrets)
+        with conn:
+            state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
+            report = drift_report(conn, state.context, args.desired, strict=args.strict)
+    except Exception:
+        if args.format == "prometheus":
+            _failed_check_metrics(args)
+        raise
+    if args.format == "text" and args.out is None:
+        write(console_for(sys.stdout), drift_formats.drift_styled(report))
+    else:
+        render = {
+            "text": drift_formats.drift_text,
+            "json": drift_formats.drift_json,
+            "markdown": drift_formats.drift_markdown,
+            "prometheus": drift_formats.drift_prometheus,
+        }[args.format]
+        _drift_output(args.out, render(report))
+    return ExitCode.CHANGES if report.drift else ExitCode.OK
+
+
+def status(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """One line: in sync or not (what drift would say), the desired files' commit, the last run."""
+    from ..history import runs
+    from ..pipeline import load_desired, read_state
+    from ..report.drift import drift_report
+    from ..report.status import status_line
+    from ..report.terminal import console_for, write
+
+    specs = load_desired(args.desired, default_schema=default_schema(args))
     _, conn = _connect(args, secrets)
     with conn:
         state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
         report = drift_report(conn, state.context, args.desired)
-    render = {
-        "text": drift_formats.drift_text,
-        "json": drift_formats.drift_json,
-        "markdown": drift_formats.drift_markdown,
-        "prometheus": drift_formats.drift_prometheus,
-    }[args.format]
-    sys.stdout.write(render(report))
+        last = None
+        if runs.history_exists(conn):
+            row = conn.execute("SELECT max(id) FROM pgstate.runs").fetchone()
+            found = runs.read_runs(conn, row[0]) if row and row[0] is not None else []
+            last = found[0] if found else None
+    write(console_for(sys.stdout), status_line(report, last))
     return ExitCode.CHANGES if report.drift else ExitCode.OK
+
+
+def _drift_output(out: Path | None, content: str) -> None:
+    from ..report.drift_formats import write_atomically
+
+    if out is None:
+        sys.stdout.write(content)
+    else:
+        write_atomically(out, content)
+
+
+def _failed_check_metrics(args: argparse.Namespace) -> None:
+    """The metrics of a drift check that failed, labelled with the database it was to check. Best effort: the
+    check's own error is what the user must read, so a metrics file that cannot be written is a warning."""
+    import time
+
+    from ..report.drift import UNKNOWN_TARGET, CheckTarget
+    from ..report.drift_formats import failed_check_prometheus
+
+    checked_at = time.time()
+    try:
+        target = CheckTarget.of_url(configured_url(args))
+    except Exception:  # what failed the check (the configuration) may fail here too: the labels stay empty
+        target = UNKNOWN_TARGET
+    try:
+        _drift_output(args.out, failed_check_prometheus(target, checked_at))
+    except OSError as error:
+        print(f"pgstate: warning: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
 
 
 def lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     """Lint the desired files, and, when a database is configured (never the embedded default: its tables are
     not the application's), the canonical desired state, the live managed objects and the plan."""
-    from ..lint import LintInput, has_errors, read_lint_facts, render_json, render_text, run_lint
+    from ..lint import LintInput, has_errors, read_lint_facts, run_lint
     from ..pipeline import load_desired, plan_for, read_state
 
-    specs = load_desired(args.desired)
-    url = configured_url(args.database_url)
+    specs = load_desired(args.desired, default_schema=default_schema(args))
+    url = configured_url(args)
     lint_input = LintInput(list(specs.documents), None, None)
     facts = None
     if url is None:
@@ -168,6 +262,7 @@ def lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         )
     else:
         secrets.append(url)
+        say_pooler_notice(resolve_target(url, Path.cwd()))  # and what the URL has that libpq does not take
         found = None
         with connect(url) as conn:
             state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
@@ -179,9 +274,19 @@ def lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
 
                 print(f"pgstate: no plan to lint: {_scrubbed(refused.render(), secrets)}", file=sys.stderr)
         lint_input = LintInput(list(specs.documents), state, found)
-    findings = run_lint(lint_input, facts)
-    sys.stdout.write(render_json(findings) if args.format == "json" else render_text(findings))
-    return ExitCode.ERROR if has_errors(findings) else ExitCode.OK
+    findings = run_lint(lint_input, facts, args.settings.lint_levels)
+    sys.stdout.write(_lint_output(args.format, findings))
+    return ExitCode.ERROR if has_errors(findings) else ExitCode.OK  # the same in every format
+
+
+def _lint_output(format_: str, findings: list[Any]) -> str:
+    from ..lint import render_json, render_text
+    from ..lint.code_review import render_github, render_sarif, repository_root
+
+    if format_ in ("sarif", "github"):
+        render = render_sarif if format_ == "sarif" else render_github
+        return render(findings, root=repository_root(Path.cwd()), cwd=Path.cwd())
+    return render_json(findings) if format_ == "json" else render_text(findings)
 
 
 def history(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
@@ -201,10 +306,10 @@ def history(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         sys.stdout.write(
             json.dumps(payload[0] if args.run is not None else payload, indent=2, sort_keys=True, default=str) + "\n"
         )
-    elif args.run is not None:
-        sys.stdout.write(run_text(found[0]))
     else:
-        sys.stdout.write(runs_text(found))
+        from ..report.terminal import console_for, write
+
+        write(console_for(sys.stdout), run_text(found[0]) if args.run is not None else runs_text(found))
     return ExitCode.OK
 
 
@@ -212,7 +317,10 @@ def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..execution.options import ApplyOptions
     from ..history.rollback import RollbackOptions, rollback
 
-    url = resolve_url(args.database_url, Path.cwd())
+    check_backup_root(args.backup_dir)
+    target = resolve_target(configured_url(args), Path.cwd())
+    refuse_declared_pooler(target, "rollback")
+    url = target.url
     secrets.append(url)
     options = RollbackOptions(
         ApplyOptions(
@@ -243,29 +351,53 @@ def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
 
 
 def export(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """Desired files for the named objects (or every table, --all): a line per file on stdout, then the counts;
+    what was left out on stderr."""
+    from ..report.exported import export_report
+    from ..report.terminal import console_for, write
     from ..source.export import ExportTargets, export, parse_table_argument
 
-    targets = ExportTargets(  # refused before any connection
-        tables=tuple(parse_table_argument(text) for text in args.tables),
-        functions=tuple(parse_table_argument(text) for text in args.function),
-        views=tuple(parse_table_argument(text) for text in args.view),
+    schema = args.settings.schema or "public"  # of names without one, and the schema whose files go at the top
+    targets = ExportTargets(
+        tables=tuple(parse_table_argument(text, schema) for text in args.tables),
+        functions=tuple(parse_table_argument(text, schema) for text in args.function),
+        views=tuple(parse_table_argument(text, schema) for text in args.view),
         roles=tuple(args.role),
         database=args.database,
+        all_tables=args.all_tables,
+        schemas=tuple(args.schema),
     )
+    targets.check()  # refused before any connection
+    out = args.out if args.out is not None else args.desired
     _, conn = _connect(args, secrets)
     with conn:
-        paths = export(
+        result = export(
             conn,
             targets,
-            args.out,
-            schema_ref=None,
+            out,
+            schema_ref=args.schema_ref,
+            default_schema=schema,
             warn=lambda message: print(f"pgstate: warning: {message}", file=sys.stderr),
             lock_timeout=args.lock_timeout,
             retries=args.retries,
         )
-    for path in paths:
-        print(path)
+    left_out = result.discovered.left_out() if result.discovered is not None else None
+    if left_out is not None:
+        print(f"pgstate: note: {left_out}", file=sys.stderr)
+    write(console_for(sys.stdout), export_report(result, out))
     return ExitCode.OK
+
+
+def embedded(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """The embedded server of the project in the working directory (where a verb without a URL starts it)."""
+    from ..servers.embedded import embedded_status, stop_embedded
+
+    if args.action == "stop":
+        print(stop_embedded(Path.cwd()))
+        return ExitCode.OK
+    status = embedded_status(Path.cwd())
+    print(json.dumps(status.to_json(), indent=2, sort_keys=True) if args.format == "json" else status.describe())
+    return ExitCode.OK  # a report, like history: whether it runs is its answer, not an error
 
 
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
@@ -277,6 +409,9 @@ VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
     "plan": plan,
     "apply": apply,
     "drift": drift,
+    "status": status,
+    "show": show,
+    "embedded": embedded,
 }
 
 

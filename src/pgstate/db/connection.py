@@ -1,4 +1,5 @@
-"""Connecting: where the URL comes from, and how it is shown without its password."""
+"""Connecting: where the URL comes from, how a user's URL becomes libpq's (``db.urls``), and how it is shown
+without its password."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..errors import PgstateError
+from .urls import ConnectionTarget, connection_target, query_pairs
 
 APPLICATION_NAME = "pgstate"
 
@@ -25,11 +27,15 @@ def configured_url(option: str | None) -> str | None:
     return None
 
 
-def resolve_url(option: str | None, project_dir: Path) -> str:
-    """The configured URL (see configured_url), else the embedded server's."""
+def resolve_target(option: str | None, project_dir: Path) -> ConnectionTarget:
+    """The configured URL (see configured_url) made into libpq's, its notices said once on stderr; else the
+    embedded server's."""
     configured = configured_url(option)
     if configured is not None:
-        return configured
+        target = connection_target(configured)
+        for notice in target.notices:
+            print(notice, file=sys.stderr)
+        return target
     from ..servers.embedded import embedded_url
 
     url = embedded_url(project_dir)
@@ -37,13 +43,18 @@ def resolve_url(option: str | None, project_dir: Path) -> str:
         f"pgstate: no database URL given; using the embedded PostgreSQL under {project_dir / '.pgstate/embedded'}",
         file=sys.stderr,
     )
-    return url
+    return ConnectionTarget(url)
+
+
+def resolve_url(option: str | None, project_dir: Path) -> str:
+    """What libpq takes of the URL resolve_target finds (every other client, pg_dump included, gets this one)."""
+    return resolve_target(option, project_dir).url
 
 
 def describe(url: str) -> str:
     """Where a URL points, for messages: database, host, port and user, never the password or other options."""
     try:
-        params = conninfo_to_dict(url)
+        params = conninfo_to_dict(connection_target(url).url)
     except psycopg.Error:
         return "the given database URL (not shown: it could not be parsed)"
     where = str(params.get("host") or "localhost")
@@ -54,12 +65,14 @@ def describe(url: str) -> str:
 
 
 def passwords_in(url: str) -> list[str]:
-    """Every password the URL carries, however it is written (user:pw@, ?password=, password='...')."""
+    """Every password the URL carries, however it is written (user:pw@, ?password=, password='...'), and the
+    passwords of client keys (``sslpassword``, libpq's or Prisma's)."""
     try:
-        params = conninfo_to_dict(url)
+        params = conninfo_to_dict(connection_target(url).url)
     except psycopg.Error:
         return [url]  # unparseable: treat the whole string as secret
-    found = [str(params["password"])] if params.get("password") else []
+    found = [str(params[key]) for key in ("password", "sslpassword") if params.get(key)]
+    found += [value for key, value in query_pairs(url) if key == "sslpassword" and value]  # dropped for libpq
     if "://" in url:
         try:
             password = urlsplit(url).password
@@ -72,15 +85,34 @@ def passwords_in(url: str) -> list[str]:
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
-    """An autocommit connection: pgstate opens its transactions explicitly."""
+    """An autocommit connection: pgstate opens its transactions explicitly. ``url`` may be a user's URL (Prisma's
+    parameters are taken out silently here: resolve_target says what it dropped, once)."""
     try:
-        return psycopg.connect(url, autocommit=True, application_name=APPLICATION_NAME)
+        conn = psycopg.connect(connection_target(url).url, autocommit=True, application_name=APPLICATION_NAME)
     except psycopg.Error as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise PgstateError(
             f"cannot connect to {describe(url)}: {scrub(message, url)}",
             hint="check --database-url, $PGSTATE_DATABASE_URL or $DATABASE_URL",
         ) from None
+    try:
+        pooled = behind_pooler(conn)
+    except BaseException:
+        conn.close()
+        raise
+    if pooled:
+        # A statement psycopg prepares lives in one server session, and a pooler may run the next execution in
+        # another ("prepared statement _pg3_0 does not exist"): through a pooler, nothing is prepared.
+        conn.prepare_threshold = None
+    return conn
+
+
+def behind_pooler(conn: psycopg.Connection[Any]) -> bool:
+    """Whether a pooler stands between this connection and the server: the process id the connection was
+    given at its start (a pooler such as PgBouncer makes one up, for its own cancel requests) is not the one
+    of the server session that runs its statements."""
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    return row is None or row[0] != conn.info.backend_pid
 
 
 def scrub(text: str, url: str) -> str:

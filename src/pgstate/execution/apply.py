@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from ..db.connection import connect
+from ..db.pooler import refuse_transaction_pooler
 from ..db.sqlexec import execute
 from ..errors import ApplyFailed, ExitCode, PgstateError, Refused
 from ..history import runs
@@ -57,6 +58,8 @@ Confirm = Callable[[Plan, psycopg.Connection[Any]], bool]
 def apply(url: str, desired: SpecSet, options: ApplyOptions, *, say: Say, confirm: Confirm) -> ApplyOutcome:
     """Apply the desired state; returns the outcome, raises Refused (exit 3) or ApplyFailed (exit 1)."""
     with connect(url) as control, connect(url) as work:
+        # First, before a session setting or the lock could be left on a pooled server session (db.pooler).
+        refuse_transaction_pooler(url, work, "rollback" if options.rollback_of is not None else "apply")
         # The session settings are checked by the server before anything else happens (a bad --lock-timeout).
         prepare_session(work, options)
         # The lock lives on the session that makes the changes: if that session ends, so do its changes.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..backup.location import default_backup_root
 from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ class ApplyOptions:
     show_progress: bool = False
     allow_destructive: bool = False
     allow_authz_widening: bool = False  # steps with the authz-widening or authz-changed hazard
-    backup_dir: Path = Path(".pgstate/backups")
+    backup_dir: Path = field(default_factory=default_backup_root)
     full_backup: bool = False  # --backup full: dump the whole database first
     # How long a concurrent build may wait out older transactions (a duration); None: lock_timeout, like the rest.
     build_wait: str | None = None

@@ -253,6 +253,7 @@ class Run:
     steps: list[dict[str, Any]]
     converted: dict[str, Any]  # table -> what the run's lossy type changes left in it (rows, digest)
     committed: bool  # the run's transaction committed
+    pgstate_version: str  # of the pgstate that made the run
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -260,6 +261,7 @@ class Run:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "status": self.status,
+            "pgstate_version": self.pgstate_version,
             "steps": len(self.steps),
             "desired_commit": self.desired_commit,
             "desired_dirty": self.desired_dirty,
@@ -301,6 +303,7 @@ def read_runs(conn: psycopg.Connection[Any], run_id: int | None = None) -> list[
                 row["steps"],
                 row.get("converted") or {},
                 row.get("committed_at") is not None,
+                row["pgstate_version"],
             )
             for row in cur.fetchall()
         ]

@@ -15,7 +15,9 @@ from ..model.state import Dependency, DesiredState, LiveState
 from .base import REGISTRY
 
 if TYPE_CHECKING:
+    from ..errors import Refused
     from ..planning.diff import Difference
+    from ..planning.refusals import Refusal
     from ..planning.steps import Step
     from ..source.documents import SpecSet
 
@@ -32,6 +34,7 @@ class PlanContext:
     # Live dependents of those, which must be dropped before the change and re-created after it.
     in_the_way: dict[ObjectKey, tuple[Dependency, ...]] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)  # what the kinds planned so far, in kind order
+    refusals: list[Refusal] = field(default_factory=list)  # what the planner will not let run, and why
 
     # --- scope ---------------------------------------------------------------------------------------------
 
@@ -70,6 +73,13 @@ class PlanContext:
             if header.kind == "table" and header.qualified == table:
                 return header.location
         return None
+
+    def refuse(self, subject: ObjectKey, error: Refused, step: Step | None = None) -> None:
+        """Record that ``subject`` cannot change (``step`` is what would run): the plan goes on without it, and
+        what carries the plan out refuses (see planning.refusals)."""
+        from ..planning.refusals import Refusal
+
+        self.refusals.append(Refusal(subject, error, step))
 
     # --- what other kinds decided ----------------------------------------------------------------------------
 

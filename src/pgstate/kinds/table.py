@@ -172,7 +172,13 @@ class TableKind(Kind[TableSpec, Table]):
                 )
             assert spec.retire is not None
             facts = (live.retirements or {}).get(difference.key, RetirementFacts(None, None, ()))
-            steps.append(_retire(spec, facts, context))
+            _check_activity_column(spec, context)
+            step = _retire(spec, facts, context)
+            refused = _refusal(spec, facts)
+            if refused is None:
+                steps.append(step)
+            else:  # shown by plan beside the steps that run; apply refuses (planning.refusals)
+                context.refuse(spec.key, refused, step)
         return steps
 
     def finding(self, difference: Difference, context: PlanContext) -> Finding:
@@ -209,7 +215,6 @@ def _retire(spec: TableSpec, facts: RetirementFacts, context: PlanContext) -> St
     name = spec.key.table
     assert name is not None and spec.retire is not None
     retire = spec.retire
-    _guard(spec, facts, context)
     dependents = ", ".join(f"{d.kind} {d.name}" for d in facts.dependents)
     size = context.live.tables[name].size
     # What goes with the table: its own objects of every kind (their drops order what depends on them).
@@ -235,7 +240,9 @@ def _retire(spec: TableSpec, facts: RetirementFacts, context: PlanContext) -> St
     )
 
 
-def _guard(spec: TableSpec, facts: RetirementFacts, context: PlanContext) -> None:
+def _check_activity_column(spec: TableSpec, context: PlanContext) -> None:
+    """A retirement whose activity_column cannot say when the table was last written is an error of the desired
+    file (exit 1), not a refusal."""
     retire, name = spec.retire, spec.key.table
     assert retire is not None and name is not None
     if retire.activity_column is not None and retire.activity_column not in context.live.tables[name].columns:
@@ -252,15 +259,21 @@ def _guard(spec: TableSpec, facts: RetirementFacts, context: PlanContext) -> Non
             location=spec.retire_location or spec.location,
             hint="name the timestamp column that records activity (e.g. created_at or updated_at)",
         )
+
+
+def _refusal(spec: TableSpec, facts: RetirementFacts) -> Refused | None:
+    """The first guard that refuses the retirement: the table is still written, still read, or depended on."""
+    retire, name = spec.retire, spec.key.table
+    assert retire is not None and name is not None
     if facts.newest_activity is not None:
-        raise Refused(
+        return Refused(
             f"{name} is still in use: {retire.activity_column} has a row from {facts.newest_activity},"
             f" within quiet_days ({retire.quiet_days})",
             location=spec.location,
             hint="retire it once no row is newer than quiet_days, or lower quiet_days",
         )
     if facts.last_scan is not None:
-        raise Refused(
+        return Refused(
             f"{name} is still read: PostgreSQL last scanned it at {facts.last_scan}, within quiet_days"
             f" ({retire.quiet_days})",
             location=spec.location,
@@ -268,12 +281,13 @@ def _guard(spec: TableSpec, facts: RetirementFacts, context: PlanContext) -> Non
         )
     if facts.dependents and not retire.cascade:
         names = "; ".join(f"{d.kind} {d.name}" for d in facts.dependents)
-        raise Refused(
+        return Refused(
             f"{name} has dependents that DROP TABLE would refuse over: {names}",
             location=spec.location,
             hint="retire or change them first, or set `cascade: true` to drop them with it (their definitions go"
             " into the backup)",
         )
+    return None
 
 
 def _retirement_facts(reader: Reader, retiring: list[TableSpec]) -> dict[ObjectKey, RetirementFacts]:

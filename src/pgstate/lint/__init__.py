@@ -7,7 +7,7 @@ it was declared (``file:line:col``) and how to fix it. A document silences rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import SourceLocation
 from . import rules as _rules  # noqa: F401  # importing the rules registers them
@@ -34,16 +34,27 @@ __all__ = [
 ]
 
 
-def run_lint(inp: LintInput, facts: LintFacts | None) -> list[LintFinding]:
+def run_lint(inp: LintInput, facts: LintFacts | None, levels: Mapping[str, str] | None = None) -> list[LintFinding]:
     """Every rule's findings, silenced ones removed, sorted by location (unlocated last), then rule and target.
 
     ``facts`` is None when no database was reachable: rules that need the catalog then report nothing.
+    ``levels`` (pgstate.toml's ``[lint.rules]``) sets a rule's every finding to ``error`` or ``warning``, or turns
+    the rule ``off``; a document's ``lint: {ignore: [...]}`` still silences what it declares.
     """
+    levels = levels or {}
     context = LintContext(inp, facts, Locator(inp.documents))
     silencer = Silencer(inp.documents)
     findings = [
-        LintFinding(rule.id, hit.severity or rule.severity, hit.target, hit.message, hit.hint, hit.location)
+        LintFinding(
+            rule.id,
+            Severity(levels[rule.id]) if rule.id in levels else hit.severity or rule.severity,
+            hit.target,
+            hit.message,
+            hit.hint,
+            hit.location,
+        )
         for rule in RULES.values()
+        if levels.get(rule.id) != "off"
         for hit in rule.check(context)
     ]
     return sorted((f for f in findings if not silencer.silenced(f)), key=_order)

@@ -15,8 +15,10 @@ from ..kinds import all_kinds
 from ..kinds.context import PlanContext
 from ..model.keys import ObjectKey
 from ..model.state import LiveState
+from ..model.tables import TableSize
 from .diff import plain
 from .graph import order_steps
+from .refusals import Refusal, without_refused
 from .steps import Action, Phase, Step
 
 PLAN_FORMAT = "pgstate-plan/1"  # later versions only add keys
@@ -29,6 +31,8 @@ class Plan:
     server_version: int
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT  # what each locking statement runs under
     notices: tuple[str, ...] = ()  # what pgstate cannot do and a person must (a restart, a preload line)
+    # Steps the planner will not let run, each with why: shown by plan, refused by apply (planning.refusals).
+    refusals: tuple[Refusal, ...] = ()
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -39,6 +43,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.steps)
+
+    @property
+    def differs(self) -> bool:
+        """Whether anything differs from the desired state: steps to run, or steps refused (plan exits 2)."""
+        return bool(self.steps or self.refusals)
 
     def in_phase(self, phase: Phase) -> list[Step]:
         return [step for step in self.steps if step.phase is phase]
@@ -52,6 +61,7 @@ class Plan:
             "lock_timeout": self.lock_timeout,
             "notices": list(self.notices),
             "steps": [step_json(step, conn) for step in self.steps],
+            "refusals": [refusal.to_json() for refusal in self.refusals],
         }
 
 
@@ -68,16 +78,22 @@ def step_json(step: Step, conn: psycopg.Connection[Any] | None) -> dict[str, Any
         "lock": str(step.lock),
         "transactional": step.transactional,
         "phase": step.phase.name.lower(),
-        "rewrites": None if step.rewrites is None else {"rows": step.rewrites.rows, "bytes": step.rewrites.bytes},
+        "rewrites": _size(step.rewrites),
+        "destroys": _size(step.destroys),
         "hazards": [str(h) for h in step.hazards],
     }
 
 
+def _size(size: TableSize | None) -> dict[str, int] | None:
+    return None if size is None else {"rows": size.rows, "bytes": size.bytes}
+
+
 def make_plan(context: PlanContext, *, lock_timeout: str = DEFAULT_LOCK_TIMEOUT) -> Plan:
-    """Every step that makes the live state the desired one, in one order."""
+    """Every step that makes the live state the desired one, in one order, and the ones refused beside them."""
     for kind in all_kinds():
         context.steps += kind.plan(context.differences_of(kind.name), context)
-    steps = order_steps(link_dependents(context, context.steps))
+    refusals = list(context.refusals)
+    steps = order_steps(link_dependents(context, without_refused(context.steps, refusals)))
     notices = [
         finding.message for kind in all_kinds() for finding in kind_notes(kind, context) if finding.cls == "action"
     ]
@@ -87,6 +103,7 @@ def make_plan(context: PlanContext, *, lock_timeout: str = DEFAULT_LOCK_TIMEOUT)
         context.live.server_version,
         lock_timeout,
         tuple(dict.fromkeys(notices)),
+        tuple(refusals),
     )
 
 

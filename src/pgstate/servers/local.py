@@ -117,24 +117,71 @@ def ensure_server(bin_dir: Path, data_dir: Path, *, fast: bool = False, preload:
         return LocalServer(bin_dir=bin_dir, data_dir=data_dir, socket_dir=socket_dir, port=port, major=major)
 
 
+def running_server(data_dir: Path) -> LocalServer | None:
+    """The server running in ``data_dir``, described from its own files without starting anything; None when
+    none runs (no data dir, or a postmaster.pid left by a server that is gone)."""
+    data_dir = data_dir.absolute()
+    with _locked_if_exists(data_dir):
+        found = _read_pidfile(data_dir) if _postmaster_pid(data_dir) is not None else None
+        if found is None:
+            return None
+        port, socket_dir = found
+        major = int((data_dir / "PG_VERSION").read_text().strip().split(".")[0])
+        return LocalServer(_bin_dir_of(data_dir), data_dir, socket_dir, port, major)
+
+
+def stop_running(data_dir: Path) -> bool:
+    """Stop the server running in ``data_dir``, if one does (see :func:`stop_server`); whether one was running.
+    Holds the lock that :func:`ensure_server` takes, so that a pgstate starting the server meanwhile waits."""
+    data_dir = data_dir.absolute()
+    with _locked_if_exists(data_dir):
+        found = _read_pidfile(data_dir) if _postmaster_pid(data_dir) is not None else None
+        if found is None:
+            return False
+        _stop(data_dir, found[1])
+        return True
+
+
+@contextmanager
+def _locked_if_exists(data_dir: Path) -> Iterator[None]:
+    # Only a data dir that exists has a lock beside it worth taking: asking about one that was never made must
+    # not create its parent directories.
+    if data_dir.parent.is_dir():
+        with _locked(data_dir.with_name(data_dir.name + ".lock")):
+            yield
+    else:
+        yield
+
+
+def _bin_dir_of(data_dir: Path) -> Path:
+    # postmaster.opts holds the command line the server was started with: its program's full path, unquoted,
+    # then each argument as ` "ARG"`.
+    opts = (data_dir / "postmaster.opts").read_text().strip()
+    return Path(opts.split(' "', 1)[0]).parent
+
+
 def stop_server(server: LocalServer) -> None:
     """Stop the server quickly, as ``pg_ctl stop -m fast`` does: clients are disconnected, nothing is lost."""
+    _stop(server.data_dir, server.socket_dir)
+
+
+def _stop(data_dir: Path, socket_dir: Path) -> None:
     # SIGINT is the signal pg_ctl stop -m fast sends. We send it ourselves because, as root, pg_ctl would have
     # to run as the server's user, who needs search permission on the data dir's parents, and pytest resets
     # its tmp root to 0700 whenever another session starts.
-    pid = _postmaster_pid(server.data_dir)
+    pid = _postmaster_pid(data_dir)
     if pid is not None:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)
         deadline = time.monotonic() + _TIMEOUT_S
         # The postmaster removes postmaster.pid as it exits; a zombie nobody reaps still "exists" for kill().
-        while _postmaster_pid(server.data_dir) == pid and (server.data_dir / "postmaster.pid").exists():
+        while _postmaster_pid(data_dir) == pid and (data_dir / "postmaster.pid").exists():
             if time.monotonic() > deadline:
-                raise PgstateError(f"PostgreSQL in {server.data_dir} did not stop{_log_tail(server.data_dir)}")
+                raise PgstateError(f"PostgreSQL in {data_dir} did not stop{_log_tail(data_dir)}")
             time.sleep(0.02)
-    if server.socket_dir == _socket_dir(server.data_dir):
+    if socket_dir == _socket_dir(data_dir):
         with suppress(OSError):  # only when empty: don't leave one empty directory per data dir in /tmp
-            server.socket_dir.rmdir()
+            socket_dir.rmdir()
 
 
 # --- identity and permissions ---

@@ -118,12 +118,21 @@ class SpecSet:
         return replace(self, by_kind={**self.by_kind, kind: tuple(specs)})
 
 
-def read_specs(documents: Iterable[Document], directory: Path | None, *, release_positions: bool = False) -> SpecSet:
+def read_specs(
+    documents: Iterable[Document],
+    directory: Path | None,
+    *,
+    release_positions: bool = False,
+    default_schema: str | None = None,
+) -> SpecSet:
     """The specs of every kind; raises InvalidDesiredState with every problem (schema and meaning), in file order.
 
     Document by document: checked, parsed, and with ``release_positions`` its map of positions let go at once (the
     specs keep the locations they report; ``Document.locate`` builds it again if asked). So a large tree never
-    holds every document's map at the same time: at 5,000 tables that is some 25 MB of peak memory."""
+    holds every document's map at the same time: at 5,000 tables that is some 25 MB of peak memory.
+
+    ``default_schema`` is given to the documents of schema kinds that name no schema, as if they said it: every
+    later reader (kinds, lint, export) then sees one answer."""
     from ..kinds import all_kinds
     from .meaning import duplicate_documents, meaning_problems
     from .schema import document_problems, in_file_order
@@ -140,6 +149,8 @@ def read_specs(documents: Iterable[Document], directory: Path | None, *, release
         if found is not None:
             problems += found
             if not found:
+                if default_schema is not None and doc.kind in SCHEMA_KINDS:
+                    doc.data.setdefault("schema", default_schema)
                 header = Header(doc, str(doc.kind))
                 headers.append(header)
                 for kind in kinds:

@@ -204,19 +204,22 @@ class IndexKind(Kind[IndexesSpec, Index]):
                     planned += steps.replace_index(current, wanted_index, context, location)
             else:
                 current = difference.live
-                if current.foreign_keys:
-                    raise Refused(
+                leftover = _leftover_of(current, desired)
+                if leftover is not None:
+                    dropping = steps.drop_concurrently(current, "leftover of an interrupted run", location)
+                else:
+                    pruned = difference.key not in desired.absent
+                    dropping = steps.drop(current, replaced=False, location=location, pruned=pruned)
+                if current.foreign_keys:  # shown by plan beside the steps that run; apply refuses
+                    refused = Refused(
                         f"index {current.qualified_name} would be dropped, but foreign keys reference rows through"
                         f" it: {', '.join(current.foreign_keys)}",
                         location=location,
                         hint="list the index in `indexes:` (or give the foreign keys another unique index first)",
                     )
-                leftover = _leftover_of(current, desired)
-                if leftover is not None:
-                    planned.append(steps.drop_concurrently(current, "leftover of an interrupted run", location))
+                    context.refuse(difference.key, refused, dropping)
                 else:
-                    pruned = difference.key not in desired.absent
-                    planned.append(steps.drop(current, replaced=False, location=location, pruned=pruned))
+                    planned.append(dropping)
         return planned
 
     # --- reporting ------------------------------------------------------------------------------------------
@@ -239,6 +242,9 @@ class IndexKind(Kind[IndexesSpec, Index]):
 
     def notes(self, desired: Desired[Index], live: Live[Index], context: PlanContext) -> list[Finding]:
         assert isinstance(desired, IndexDesired)
+        # With maintenance.reindex_invalid the upkeep kind plans (and reports) the rebuild of an undeclared
+        # INVALID index: one finding for its one step, not a second note here.
+        rebuilt = any(spec.reindex_invalid for spec in context.specs.of("upkeep"))
         found = []
         for key, index in live.objects.items():  # drift sorts its findings
             if index.table not in context.present_tables:
@@ -247,6 +253,8 @@ class IndexKind(Kind[IndexesSpec, Index]):
                 continue
             disposition = self.live_only(key, index, desired, context) if index.table in desired.tables else None
             if not index.valid and disposition is not Disposition.REMOVE and index.constraint is None:
+                if rebuilt:
+                    continue
                 found.append(
                     Finding(
                         "invalid-index",
