@@ -175,5 +175,13 @@ def test_make_help_lists_every_target() -> None:
     assert {"demo", "test", "bench", "clean", "help"} <= set(described)
     assert set(phony.group(1).split()) == set(described), "a target without a line in `make help`"
     # Plain `make` is help too: it never starts building by surprise.
-    bare = subprocess.run(["make", "-f", str(MAKEFILE)], cwd=ROOT, capture_output=True, text=True, check=False)
+    # (--no-print-directory: under `make test`, a sub-make would print where it enters and leaves)
+    bare = subprocess.run(
+        ["make", "--no-print-directory", "-f", str(MAKEFILE)],
+        cwd=ROOT,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bare.stdout == result.stdout
