@@ -21,6 +21,7 @@ from .model.state import DesiredState, LiveState
 from .planning.compare import compare
 from .planning.plan import Plan, make_plan
 from .planning.refusals import raise_first
+from .sandbox.copies import RETYPED_TABLES, ROUND_TABLES
 from .sandbox.session import Sandbox
 from .source.documents import SpecSet, read_specs
 from .source.loader import iter_documents
@@ -128,6 +129,11 @@ def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState
         for kind in all_kinds():
             if kind.document == "table":
                 kind.prefetch(sandbox, specs.of(kind.name), live.of(kind.name), rounds)
+        # The tables the batch could not take go first, together: few rounds open a savepoint and read back.
+        first = frozenset(sandbox.facts.get(ROUND_TABLES, ()))
+        if first:
+            doubled = frozenset(sandbox.facts.get(RETYPED_TABLES, ()))
+            rounds = [frozenset(tables) for tables in table_rounds(specs, budget, first=first, doubled=doubled)]
         round_of = {table: number for number, tables in enumerate(rounds) for table in tables}
         in_round: dict[tuple[str, int], list[Any]] = defaultdict(list)  # (kind, round) -> specs, in file order
         for kind in all_kinds():
@@ -168,17 +174,29 @@ def round_budget(max_locks_per_transaction: int) -> int:
     return max(LOCKS_PER_COPY, max_locks_per_transaction)
 
 
-def table_rounds(specs: SpecSet, budget: int | None = None) -> list[set[QualifiedName]]:
+def table_rounds(
+    specs: SpecSet,
+    budget: int | None = None,
+    *,
+    first: frozenset[QualifiedName] = frozenset(),
+    doubled: frozenset[QualifiedName] = frozenset(),
+) -> list[set[QualifiedName]]:
     """The managed tables in rounds where no two share a name (in different schemas), each round's copies taking
     at most ``budget`` locks (None: no bound). A plan of thousands of tables must not run a default server out of
-    lock slots (``out of shared memory``): pg_dump, which locks every table, copes with the same catalog."""
+    lock slots (``out of shared memory``): pg_dump, which locks every table, copes with the same catalog.
+
+    ``first``: tables placed before the others, so that they share as few rounds as the budget allows;
+    ``doubled``: tables whose locks count twice (a second copy, where column types change, projects their
+    indexes)."""
     weight = _locks_per_table(specs)
+    for table in doubled:
+        weight[table] = 2 * weight.get(table, LOCKS_PER_COPY)
     rounds: list[set[QualifiedName]] = []
     names: list[set[str]] = []
     locks: list[int] = []
     placed: set[QualifiedName] = set()
     first_open = 0  # the rounds before it cannot take another table: every table costs LOCKS_PER_COPY at least
-    for header in specs.headers:
+    for header in sorted(specs.headers, key=lambda header: header.qualified not in first):  # stable: file order
         table = header.qualified
         if header.kind != "table" or table in placed:
             continue

@@ -22,7 +22,7 @@ from ..model.state import Root
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
-from ..sandbox.copies import RETYPED_TABLES, ColumnChange, alter_type_sql, copy_of
+from ..sandbox.copies import RETYPED_TABLES, ColumnChange, alter_type_sql, copy_of, needs_rounds
 from ..sandbox.session import Sandbox
 from ..sandbox.types import canonical_types, is_collatable
 from ..source.compose import Part, Unexpressible
@@ -140,11 +140,13 @@ class ColumnKind(Kind[ColumnSpec, Column]):
     ) -> None:
         """Which tables' column types may change (the other kinds may work on their copies in one batch)."""
         assert isinstance(live, ColumnLive)
-        sandbox.facts[RETYPED_TABLES] = frozenset(
+        retyped = frozenset(
             spec.table
             for spec in specs
             if spec.key in live.objects and not _as_live(spec, live.objects[spec.key], *_declared(spec, live))
         )
+        sandbox.facts[RETYPED_TABLES] = retyped
+        needs_rounds(sandbox, retyped)
 
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[ColumnSpec], live: Live[Column]) -> Desired[Column]:
         assert isinstance(live, ColumnLive)

@@ -65,6 +65,17 @@ def may_retype(sandbox: Sandbox, table: QualifiedName) -> bool:
     return retyped is None or table in retyped
 
 
+# The fact kinds' prefetch leaves: the tables that will still need the server in the rounds (their copies made
+# statement by statement). The rounds put them together, so that those rounds' savepoints and readbacks are few.
+ROUND_TABLES = "tables the rounds work on"
+
+
+def needs_rounds(sandbox: Sandbox, tables: Iterable[QualifiedName]) -> None:
+    """Say, in a kind's prefetch, that these tables will need the server in their rounds."""
+    found: set[QualifiedName] = sandbox.facts.setdefault(ROUND_TABLES, set())
+    found.update(tables)
+
+
 def column_changes(sandbox: Sandbox, table: QualifiedName) -> list[ColumnChange]:
     """The desired type changes of a table's columns, as the column kind canonicalised them."""
     changes: Mapping[QualifiedName, list[ColumnChange]] = sandbox.facts.get("column_changes", {})

@@ -116,6 +116,15 @@ class IndexKind(Kind[IndexesSpec, Index]):
 
     # --- sandbox --------------------------------------------------------------------------------------------
 
+    def prefetch(
+        self,
+        sandbox: Sandbox,
+        specs: Sequence[IndexesSpec],
+        live: Live[Index],
+        rounds: Sequence[frozenset[QualifiedName]],
+    ) -> None:
+        canonical.mark_server_tables(sandbox, specs, live.objects)
+
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Live[Index]) -> IndexDesired:
         return canonical.canonicalize(sandbox, specs, live.objects)
 

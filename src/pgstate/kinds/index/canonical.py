@@ -22,7 +22,7 @@ from ...catalog import query
 from ...errors import SourceLocation
 from ...model.keys import ObjectKey
 from ...model.names import QualifiedName, quote_for_display
-from ...sandbox.copies import Copy, alter_type_sql, column_changes, copy_columns, copy_of
+from ...sandbox.copies import Copy, alter_type_sql, column_changes, copy_columns, copy_of, needs_rounds
 from ...sandbox.session import NotASingleExpression, Sandbox, located
 from ..base import Desired
 from .ddl import create_index_sql
@@ -50,16 +50,19 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
     tables: dict[QualifiedName, bool] = {}
     work: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]]]] = []
     by_table = _live_by_table(sandbox, live)
+    retyped = [
+        (spec.table, list(by_table.get(spec.table, {}).values()))
+        for spec in specs
+        if spec.entries is not None and spec.table in sandbox.live.tables and column_changes(sandbox, spec.table)
+    ]
+    # name -> (as it will read after the type changes, live), by table
+    projections = _project(sandbox, retyped, rebuilds)
     for spec in specs:
         if spec.entries is None or spec.table not in sandbox.live.tables:
             continue
         tables[spec.table] = spec.prune
         current = by_table.get(spec.table, {})
-        projected: dict[str, tuple[Index, Index]] = {}  # name -> (as it will read after the type changes, live)
-        if column_changes(sandbox, spec.table):
-            with sandbox.collect(spec.location):
-                after = _project(sandbox, spec.table, list(current.values()), rebuilds)
-                projected = {name: (index, current[name]) for name, index in after.items()}
+        projected = projections.get(spec.table, {})
         server = []
         for entry in spec.entries:
             if not entry.present:
@@ -85,6 +88,23 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
         tables=tables,
         rebuilds=rebuilds,
         owners=_owners(sandbox, objects, live),
+    )
+
+
+def mark_server_tables(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[ObjectKey, Index]) -> None:
+    """Before the rounds: the tables an index of which the server must build on a copy (sandbox.copies)."""
+    by_table = _live_by_table(sandbox, live)
+    needs_rounds(
+        sandbox,
+        (
+            spec.table
+            for spec in specs
+            if spec.entries is not None
+            and spec.table in sandbox.live.tables
+            and any(
+                entry.present and _local_index(entry, by_table.get(spec.table, {})) is None for entry in spec.entries
+            )
+        ),
     )
 
 
@@ -202,39 +222,63 @@ def _check_structure(spec: IndexSpec, built: Index) -> None:
 
 
 def _project(
-    sandbox: Sandbox, table: QualifiedName, current: list[Index], rebuilds: dict[ObjectKey, tuple[str, ...]]
-) -> dict[str, Index]:
-    """The live indexes as they will read after the type changes; records which ones each change rebuilds.
+    sandbox: Sandbox,
+    tables: Sequence[tuple[QualifiedName, list[Index]]],
+    rebuilds: dict[ObjectKey, tuple[str, ...]],
+) -> dict[QualifiedName, dict[str, tuple[Index, Index]]]:
+    """How the live indexes of the round's tables whose column types change will read afterwards (name ->
+    (projected, live), by table); records which ones each change rebuilds.
 
-    An index that cannot survive the change (an operator class the new type lacks) makes the projection fail;
-    then nothing is projected, and the plan (which drops indexes before changing types) or the apply decides.
+    Each table's live indexes are built on a copy of its own, in a savepoint, and its type changes made there; the
+    copies are read back together (the readback costs the same for one table as for all of the round's). An
+    index that cannot survive the change (an operator class the new type lacks) makes that table's projection
+    fail; then nothing of it is projected, and the plan (which drops indexes before changing types) or the apply
+    decides.
     """
     from ..column import key_of as column_key
 
-    candidates = [index for index in current if index.valid and not index.partitioned]
-    name = f"{PROJECTION_TABLE}_{len(sandbox.round.copies) if sandbox.round else 0}"
-    copy = sql.Identifier("pg_temp", name)
+    built: list[tuple[QualifiedName, Copy, str, list[Index]]] = []
     found: dict[ObjectKey, tuple[str, ...]] = {}
-    try:
-        with sandbox.cur.connection.transaction():
-            sandbox.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, table.identifier()))
-            oid = int(sandbox.rows(sql.SQL("SELECT {}::regclass::oid").format(sql.Literal(f"pg_temp.{name}")))[0][0])
-            for number, index in enumerate(candidates):
-                sandbox.execute(create_index_sql(index, copy, name=f"{name}_{number}"))
-            for change in column_changes(sandbox, table):
-                before = _index_filenodes(sandbox, oid)
-                sandbox.execute(alter_type_sql(copy, change))
-                after = _index_filenodes(sandbox, oid)
-                found[column_key(table, change.column)] = tuple(
-                    sorted(candidates[int(n.rsplit("_", 1)[1])].name for n in before if before[n] != after[n])
+    for number, (table, current) in enumerate(tables):
+        candidates = [index for index in current if index.valid and not index.partitioned]
+        name = f"{PROJECTION_TABLE}_{number}"
+        copy = sql.Identifier("pg_temp", name)
+        changes: dict[ObjectKey, tuple[str, ...]] = {}
+        try:
+            with sandbox.cur.connection.transaction():
+                sandbox.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, table.identifier()))
+                oid = int(
+                    sandbox.rows(sql.SQL("SELECT {}::regclass::oid").format(sql.Literal(f"pg_temp.{name}")))[0][0]
                 )
-            columns = copy_columns(sandbox, [Copy(table, oid, copy)])
-            projected = read_indexes(sandbox.cur, {oid: table}, columns).get(oid, {})
-            sandbox.execute(sql.SQL("DROP TABLE {}").format(copy))
-    except psycopg.Error:
+                for position, index in enumerate(candidates):
+                    sandbox.execute(create_index_sql(index, copy, name=f"{name}_{position}"))
+                for change in column_changes(sandbox, table):
+                    before = _index_filenodes(sandbox, oid)
+                    sandbox.execute(alter_type_sql(copy, change))
+                    after = _index_filenodes(sandbox, oid)
+                    changes[column_key(table, change.column)] = tuple(
+                        sorted(candidates[int(n.rsplit("_", 1)[1])].name for n in before if before[n] != after[n])
+                    )
+        except psycopg.errors.LockNotAvailable:
+            raise  # another session's lock: it stops the canonicalisation (and says whose), no projection failure
+        except psycopg.Error:
+            if sandbox.cur.connection.broken:
+                raise
+            continue
+        found.update(changes)
+        built.append((table, Copy(table, oid, copy), name, candidates))
+    if not built:
         return {}
+    copies = [copy for _, copy, _, _ in built]
+    projected = read_indexes(
+        sandbox.cur, {copy.oid: table for table, copy, _, _ in built}, copy_columns(sandbox, copies)
+    )
+    sandbox.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(", ").join(copy.identifier for copy in copies)))
     rebuilds.update(found)
-    return {index.name: projected[f"{name}_{n}"] for n, index in enumerate(candidates)}
+    return {
+        table: {index.name: (projected[copy.oid][f"{name}_{n}"], index) for n, index in enumerate(candidates)}
+        for table, copy, name, candidates in built
+    }
 
 
 def _index_filenodes(sandbox: Sandbox, table_oid: int) -> dict[str, int]:

@@ -19,7 +19,7 @@ from ...model.keys import ObjectKey
 from ...model.names import QualifiedName
 from ...sandbox.batch import TableWork, batchable, positional, run_batch
 from ...sandbox.cache import CanonicalCache
-from ...sandbox.copies import Copy, copy_columns, copy_of, may_retype
+from ...sandbox.copies import Copy, copy_columns, copy_of, may_retype, needs_rounds
 from ...sandbox.session import Sandbox, located, single_expression_sql
 from .model import PoliciesSpec, Policy, PolicySpec, key_of
 from .read import policies_from_rows, read_policies
@@ -55,6 +55,8 @@ def prefetch(
             entries = server_entries(spec, live)
             if entries and all(batchable(e.using) and batchable(e.with_check) for e in entries):
                 wanted.append((table, entries))
+            elif entries:
+                needs_rounds(sandbox, [table])
     cache = sandbox.cache
     keys = {
         entry.key: _cache_key(cache, entry, current)
@@ -88,6 +90,7 @@ def prefetch(
                     for entry in entries
                     if entry.key in keys and _is_live(entry, settled[entry.key], live)
                 )
+    needs_rounds(sandbox, set(planned) - set(prefetched))  # refused or not the shape asked for: located there
     return prefetched
 
 
