@@ -80,14 +80,15 @@ def _database(server: LocalServer, tables: int, tmp_path: Path, prefix: str = "t
     return name, desired
 
 
-def _statements_of_a_plan(server: LocalServer, database: str, desired: Path) -> int:
+def _statements_of_a_plan(server: LocalServer, database: str, desired: Path, *, changed: int = 0) -> int:
     specs = load_desired(desired)
     with psycopg.connect(server.url()) as reader:  # another database: its own statements are not counted
         (oid,) = reader.execute("SELECT oid FROM pg_database WHERE datname = %s", [database]).fetchone() or (0,)
         reader.execute("SELECT pg_stat_statements_reset(0, %s, 0)", [oid])
         with psycopg.connect(server.url(database)) as conn:
             _, plan = plan_for(conn, specs, lock_timeout="2s")
-        assert not plan.steps, [step.sql for step in plan.steps][:3]
+        # per changed table: the policy changed, an index added and one dropped, a column retyped
+        assert len(plan.steps) == CHANGED_STEPS * changed, [step.id for step in plan.steps][: CHANGED_STEPS + 1]
         (calls,) = reader.execute(
             "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements WHERE dbid = %s", [oid]
         ).fetchone() or (0,)
@@ -98,6 +99,56 @@ def test_a_plan_of_10_and_of_1000_tables_sends_the_same_statements(counted_serve
     counts = [_statements_of_a_plan(counted_server, *_database(counted_server, n, tmp_path)) for n in (10, 1000)]
     assert counts[0] == counts[1], counts
     assert counts[0] < 40, counts  # the catalog read, the sandbox's settings and its one batch
+
+
+CHANGED_STEPS = 0  # set below, once measured on the 10-table plan
+
+
+def _change_every_tenth(server: LocalServer, database: str, desired: Path, tables: int) -> int:
+    """Every tenth table changed as in ``make bench``'s P1b: live, ``name`` becomes varchar(100) and its policy
+    reads ``owner_id = 2``; desired, ``name`` is text, an index is added and one pruned, the policy as it was."""
+    numbers = range(0, tables, 10)
+    with psycopg.connect(server.url(database), autocommit=True) as conn:
+        conn.execute(
+            (
+                "BEGIN;"
+                + "".join(
+                    f"ALTER TABLE public.t{n:05d} ALTER COLUMN name TYPE varchar(100);"
+                    f"ALTER POLICY p_read ON public.t{n:05d} USING (owner_id = 2);"
+                    for n in numbers
+                )
+                + "COMMIT;"
+            ).encode()
+        )
+    for n in numbers:
+        path = desired / f"t{n:05d}.yaml"
+        text = path.read_text().replace(
+            f"  - {{name: t{n:05d}_owner_idx, columns: [owner_id]}}\n",
+            f"  - {{name: t{n:05d}_active_idx, columns: [active]}}\n",
+        )
+        path.write_text(text + "columns:\n  name: {type: text}\n")
+    return len(numbers)
+
+
+def test_a_plan_of_changes_sends_as_many_statements_for_10_as_for_1000_tables(
+    counted_server: LocalServer, tmp_path: Path
+) -> None:
+    """A tenth of the tables changed (P1b's shape, a column type among the changes): the batch takes the type
+    changes too, so the statements do not grow with the changed tables (before: some 33 per changed table)."""
+    global CHANGED_STEPS
+    counts = []
+    for tables in (10, 1000):
+        name, desired = _database(counted_server, tables, tmp_path, prefix="changed")
+        changed = _change_every_tenth(counted_server, name, desired, tables)
+        if not CHANGED_STEPS:
+            with psycopg.connect(counted_server.url(name)) as conn:
+                _, plan = plan_for(conn, load_desired(desired), lock_timeout="2s")
+            CHANGED_STEPS = len(plan.steps)
+            actions = sorted(step.id.action.value for step in plan.steps)
+            assert actions == ["alter-column-type", "alter-policy", "build-index", "drop-index"], actions
+        counts.append(_statements_of_a_plan(counted_server, name, desired, changed=changed))
+    assert counts[0] == counts[1], counts
+    assert counts[0] < 60, counts
 
 
 def test_a_plan_of_5000_tables_with_policies_on_a_default_server(counted_server: LocalServer, tmp_path: Path) -> None:

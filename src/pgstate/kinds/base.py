@@ -121,6 +121,11 @@ class Kind(ABC, Generic[S, O]):
         statements (sandbox.batch), kept in ``sandbox.facts`` for the rounds' ``canonicalize``. ``rounds`` are
         the tables as the rounds will take them: no two of one name in one, each within the lock budget."""
 
+    def finish(self, sandbox: Sandbox, desired: Desired[O], live: Live[O]) -> Desired[O]:
+        """After the rounds (kinds of table documents): what is asked once of the joined rounds' outcome
+        rather than once per round."""
+        return desired
+
     # --- comparing ----------------------------------------------------------------------------------------
 
     def live_only(self, key: ObjectKey, obj: O, desired: Desired[O], context: PlanContext) -> Disposition:

@@ -22,7 +22,15 @@ from ..model.state import Root
 from ..planning.diff import Change, Difference
 from ..planning.findings import Finding, FindingClass
 from ..planning.steps import Action, Hazard, Lock, Phase, Step
-from ..sandbox.copies import RETYPED_TABLES, ColumnChange, alter_type_sql, copy_of, needs_rounds
+from ..sandbox.copies import (
+    RETYPED_IN_BATCH,
+    RETYPED_TABLES,
+    ColumnChange,
+    alter_type_sql,
+    copy_of,
+    needs_rounds,
+    retype_in_batch,
+)
 from ..sandbox.session import Sandbox
 from ..sandbox.types import canonical_types, is_collatable
 from ..source.compose import Part, Unexpressible
@@ -138,7 +146,8 @@ class ColumnKind(Kind[ColumnSpec, Column]):
         live: Live[Column],
         rounds: Sequence[frozenset[QualifiedName]],
     ) -> None:
-        """Which tables' column types may change (the other kinds may work on their copies in one batch)."""
+        """Which tables' column types may change; their changes made on copies in one batch (the other kinds
+        make them again at the start of their batch work on those copies)."""
         assert isinstance(live, ColumnLive)
         retyped = frozenset(
             spec.table
@@ -146,10 +155,41 @@ class ColumnKind(Kind[ColumnSpec, Column]):
             if spec.key in live.objects and not _as_live(spec, live.objects[spec.key], *_declared(spec, live))
         )
         sandbox.facts[RETYPED_TABLES] = retyped
-        needs_rounds(sandbox, retyped)
+        if not retyped:
+            return
+        _, changes = self._settle(sandbox, [spec for spec in specs if spec.table in retyped], live)
+        sandbox.facts.setdefault("column_changes", {}).update(changes)
+        proved = retype_in_batch(sandbox, changes, rounds)
+        needs_rounds(sandbox, set(changes) - set(proved))  # refused, or a USING with a ';': located there
 
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[ColumnSpec], live: Live[Column]) -> Desired[Column]:
         assert isinstance(live, ColumnLive)
+        objects, changes = self._settle(sandbox, specs, live)
+        known: dict[QualifiedName, list[ColumnChange]] = sandbox.facts.setdefault("column_changes", {})
+        known.update(changes)
+        proved: dict[QualifiedName, dict[str, bool]] = sandbox.facts.get(RETYPED_IN_BATCH, {})
+        for table, table_changes in changes.items():
+            rewrites = proved.get(table)
+            if rewrites is None:
+                with sandbox.collect(table_changes[0].location):
+                    rewrites = copy_of(sandbox, table).rewrites
+            if rewrites is None:
+                continue  # refused: the problem is recorded
+            for change in table_changes:
+                key = key_of(table, change.column)
+                old = live.objects[key].type
+                objects[key] = replace(
+                    objects[key],
+                    rewrites=rewrites.get(change.column, False),
+                    lossy=is_lossy(old, change.type, change.using, rewrites.get(change.column)),
+                )
+        return Desired(objects, {}, {spec.key: spec.location for spec in specs})
+
+    def _settle(
+        self, sandbox: Sandbox, specs: Sequence[ColumnSpec], live: ColumnLive
+    ) -> tuple[dict[ObjectKey, Column], dict[QualifiedName, list[ColumnChange]]]:
+        """The desired columns, and the type changes by table (the types as the server spells them: one
+        statement for all the types not met before)."""
         objects: dict[ObjectKey, Column] = {}
         pending: list[ColumnSpec] = []
         for spec in specs:
@@ -180,20 +220,7 @@ class ColumnKind(Kind[ColumnSpec, Column]):
             written = collation or ('"default"' if declared and current.collation else None)
             changes[spec.table].append(ColumnChange(spec.column, canonical, written, spec.using, spec.location))
             objects[spec.key] = Column(spec.table, spec.column, canonical, collation, using=spec.using)
-        known: dict[QualifiedName, list[ColumnChange]] = sandbox.facts.setdefault("column_changes", {})
-        known.update(changes)
-        for table, table_changes in changes.items():
-            with sandbox.collect(table_changes[0].location):
-                rewrites = copy_of(sandbox, table).rewrites
-                for change in table_changes:
-                    key = key_of(table, change.column)
-                    old = live.objects[key].type
-                    objects[key] = replace(
-                        objects[key],
-                        rewrites=rewrites.get(change.column, False),
-                        lossy=is_lossy(old, change.type, change.using, rewrites.get(change.column)),
-                    )
-        return Desired(objects, {}, {spec.key: spec.location for spec in specs})
+        return objects, dict(changes)
 
     def _collation(self, sandbox: Sandbox, spec: ColumnSpec, live: ColumnLive) -> tuple[bool, str | None]:
         """Whether the spec declares a collation, and which (None for ``default``: the type's own)."""

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from ..model.names import QualifiedName
 from .session import STATEMENT_TIMEOUT, Sandbox
 
-Action = Literal["check", "run", "try"]
+Action = Literal["check", "run", "try", "note"]
 
 # The batch's own statement timeout grows with its work: the sandbox's for a table, and this for every table.
 PER_TABLE_TIMEOUT_MS = 200
@@ -32,13 +32,19 @@ PER_TABLE_TIMEOUT_MS = 200
 
 @dataclass
 class TableWork:
-    """What one table needs done on its copy (``pg_temp.<its name>``), in order; the first step creates it.
+    """What one table needs done on its copy (``pg_temp.<its name>``, or ``copy``), in order; the first step
+    creates it.
 
     ``check``: a SELECT of one fragment, which must have exactly one column; ``run``: a statement; ``try``: a
-    statement whose refusal is no refusal of the table."""
+    statement whose refusal is no refusal of the table; ``note``: a query whose rows come back with the table
+    (``ChunkResult.notes``), what the catalog said at that point of its work."""
 
     table: QualifiedName
+    copy: str = ""  # the copy's name in pg_temp, when not the table's
     steps: list[tuple[Action, sql.Composable]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.copy = self.copy or self.table.name
 
     def check(self, statement: sql.Composable) -> None:
         self.steps.append(("check", statement))
@@ -49,13 +55,18 @@ class TableWork:
     def attempt(self, statement: sql.Composable) -> None:
         self.steps.append(("try", statement))
 
+    def note(self, query: sql.Composable) -> None:
+        self.steps.append(("note", query))
+
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """The tables of one chunk that went through (copy oid -> table) and each readback's rows over their copies."""
+    """The tables of one chunk that went through (copy oid -> table), each one's notes (the rows of each of its
+    ``note`` steps, in order) and each readback's rows over their copies."""
 
     copies: dict[int, QualifiedName]
     readbacks: list[list[tuple[Any, ...]]]
+    notes: dict[QualifiedName, list[list[tuple[Any, ...]]]] = field(default_factory=dict)
 
 
 def batchable(fragment: str | None) -> bool:
@@ -84,7 +95,7 @@ def run_batch(sandbox: Sandbox, chunks: Sequence[Iterable[TableWork]], readbacks
         sandbox.facts["batch function"] = True  # until the sandbox's transaction is rolled back
     payload = [
         [
-            {"copy": work.table.name, "steps": [{action: statement.as_string(cur)} for action, statement in work.steps]}
+            {"copy": work.copy, "steps": [{action: statement.as_string(cur)} for action, statement in work.steps]}
             for work in chunk
         ]
         for chunk in works
@@ -97,8 +108,14 @@ def run_batch(sandbox: Sandbox, chunks: Sequence[Iterable[TableWork]], readbacks
     results = []
     for (found,) in rows:
         chunk = works[found["chunk"]]
-        copies = {int(oid): chunk[number].table for number, oid in zip(found["tables"], found["oids"], strict=True)}
-        results.append(ChunkResult(copies, [[tuple(row.values()) for row in part] for part in found["readbacks"]]))
+        went = [chunk[number].table for number in found["tables"]]
+        copies = {int(oid): table for table, oid in zip(went, found["oids"], strict=True)}
+        notes = {
+            table: [[tuple(row.values()) for row in noted] for noted in table_notes]
+            for table, table_notes in zip(went, found["notes"], strict=True)
+        }
+        read = [[tuple(row.values()) for row in part] for part in found["readbacks"]]
+        results.append(ChunkResult(copies, read, notes))
     return results
 
 

@@ -3,10 +3,13 @@
 --
 -- chunks: an array of chunks; a chunk is an array of tables; a table is {"copy": name in pg_temp, "steps": [...]}
 -- and a step is {"check": sql} (a SELECT of one fragment, which must have exactly one column), {"run": sql}, or
--- {"try": sql} (its failure is no failure of the table). The first step creates the copy.
+-- {"try": sql} (its failure is no failure of the table), or {"note": sql} (a query whose rows are returned with the
+-- table: what the catalog says between two steps, such as a relfilenode before and after a type change). The
+-- first step creates the copy.
 -- readbacks: catalog queries over the chunk's copies, their oids as $1.
 -- Returned, one per chunk: {"chunk": n, "tables": the positions of the tables that went through, "oids": their
--- copies, "readbacks": each readback's rows, as JSON objects}.
+-- copies, "notes": per such table its notes (each a JSON array of rows), "readbacks": each readback's rows, as
+-- JSON objects}.
 --
 -- Each table runs in a block of its own: a refusal undoes that table's work, and the caller gives that table to
 -- the statement-by-statement path, which locates the refusal in its file. Each chunk ends by raising a private
@@ -29,13 +32,18 @@ DECLARE
     fragment refcursor;
     probe record;
     width int;
+    noted jsonb;
+    table_notes jsonb;
+    chunk_notes jsonb;
 BEGIN
     FOR chunk_number IN 0 .. jsonb_array_length(chunks) - 1 LOOP
         BEGIN
             copy_oids := '{}';
             copy_tables := '{}';
+            chunk_notes := '[]';
             FOR table_number IN 0 .. jsonb_array_length(chunks -> chunk_number) - 1 LOOP
                 item := chunks -> chunk_number -> table_number;
+                table_notes := '[]';
                 BEGIN
                     FOR step IN SELECT value FROM jsonb_array_elements(item -> 'steps') LOOP
                         IF step ? 'check' THEN
@@ -47,6 +55,10 @@ BEGIN
                             IF width <> 1 THEN
                                 RAISE EXCEPTION 'not a single expression' USING ERRCODE = 'PGS02';
                             END IF;
+                        ELSIF step ? 'note' THEN
+                            EXECUTE format('SELECT coalesce(jsonb_agg(q), ''[]'') FROM (%s) q', step ->> 'note')
+                                INTO noted;
+                            table_notes := table_notes || jsonb_build_array(noted);
                         ELSIF step ? 'try' THEN
                             BEGIN
                                 EXECUTE step ->> 'try';
@@ -62,6 +74,7 @@ BEGIN
                     WHERE c.relnamespace = pg_my_temp_schema() AND c.relname = item ->> 'copy';
                     copy_oids := copy_oids || copy_oid;
                     copy_tables := copy_tables || table_number;
+                    chunk_notes := chunk_notes || jsonb_build_array(table_notes);
                 EXCEPTION
                     WHEN lock_not_available THEN RAISE;
                     WHEN OTHERS THEN NULL;  -- not among the copies: the caller takes this table the long way
@@ -76,7 +89,7 @@ BEGIN
             -- Returned now: what RETURN NEXT stores outlives the chunk's rollback (PL/pgSQL keeps it in the
             -- function's own memory), and an array grown chunk by chunk would be copied at every append.
             RETURN NEXT json_build_object(
-                'chunk', chunk_number, 'tables', copy_tables, 'oids', copy_oids, 'readbacks', results);
+                'chunk', chunk_number, 'tables', copy_tables, 'oids', copy_oids, 'notes', chunk_notes, 'readbacks', results);
             RAISE EXCEPTION 'roll back the chunk' USING ERRCODE = 'PGS01';
         EXCEPTION
             WHEN SQLSTATE 'PGS01' THEN NULL;

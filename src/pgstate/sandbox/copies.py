@@ -8,7 +8,7 @@ rewrites the table (the copy's relfilenode changes). A copy is made the first ti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -18,7 +18,8 @@ from ..catalog.reader import read_columns
 from ..errors import SourceLocation
 from ..model.names import QualifiedName
 from ..model.tables import ColumnFacts
-from .session import Sandbox, located
+from .batch import TableWork, batchable, run_batch
+from .session import Sandbox, located, single_expression_sql
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,57 @@ def needs_rounds(sandbox: Sandbox, tables: Iterable[QualifiedName]) -> None:
     """Say, in a kind's prefetch, that these tables will need the server in their rounds."""
     found: set[QualifiedName] = sandbox.facts.setdefault(ROUND_TABLES, set())
     found.update(tables)
+
+
+# The fact the column kind's prefetch leaves: table -> {column: whether its type change rewrites the table}, for
+# the tables whose type changes the batch made on a copy. The other kinds' batches make the same changes first on
+# those tables' copies; a retyped table missing here (a refusal, a ``;`` in a USING) is done in the rounds.
+RETYPED_IN_BATCH = "type changes made in the batch"
+
+
+def retype_in_batch(
+    sandbox: Sandbox,
+    changes: Mapping[QualifiedName, Sequence[ColumnChange]],
+    rounds: Sequence[frozenset[QualifiedName]],
+) -> dict[QualifiedName, dict[str, bool]]:
+    """Make the type changes of many tables on their copies in one call (the rounds are its chunks), noting the
+    copy's relfilenode before and after each: which changes rewrite the table. Records RETYPED_IN_BATCH."""
+    chunks: list[list[TableWork]] = [[] for _ in rounds]
+    for number, tables in enumerate(rounds):
+        for table in sorted(tables):
+            table_changes = changes.get(table)
+            if table_changes and all(batchable(change.using) for change in table_changes):
+                work = TableWork(table)
+                add_copy_steps(work, table_changes, measure=True)
+                chunks[number].append(work)
+    proved: dict[QualifiedName, dict[str, bool]] = sandbox.facts.setdefault(RETYPED_IN_BATCH, {})
+    for result in run_batch(sandbox, [chunk for chunk in chunks if chunk], []):
+        for table, notes in result.notes.items():
+            filenodes = [rows[0][0] for rows in notes]
+            proved[table] = {
+                change.column: filenodes[position + 1] != filenodes[position]
+                for position, change in enumerate(changes[table])
+            }
+    return proved
+
+
+def add_copy_steps(work: TableWork, changes: Sequence[ColumnChange], *, measure: bool = False) -> None:
+    """The steps that make a table's copy (``pg_temp.<its name>``) with the desired column types, as copy_of does
+    in the rounds. ``measure`` (retype_in_batch): each USING checked as a single expression and the copy's
+    relfilenode noted around each change; without it, for changes that batch already made."""
+    copy = sql.Identifier("pg_temp", work.table.name)
+    work.run(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, work.table.identifier()))
+    filenode = sql.SQL(
+        "SELECT relfilenode FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relname = {}"
+    ).format(sql.Literal(work.table.name))
+    if measure:
+        work.note(filenode)
+    for change in changes:
+        if measure and change.using is not None:
+            work.check(single_expression_sql(change.using, copy))
+        work.run(alter_type_sql(copy, change))
+        if measure:
+            work.note(filenode)
 
 
 def column_changes(sandbox: Sandbox, table: QualifiedName) -> list[ColumnChange]:

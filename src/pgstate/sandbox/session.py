@@ -33,12 +33,16 @@ SINGLE_EXPRESSION_HINT = "write one SQL expression, without ';', comments or ext
 
 @dataclass
 class Problems:
-    """Every fragment the server refused, each located in its file."""
+    """Every fragment the server refused, each located in its file, once: a kind that asks before the rounds
+    (its prefetch) and again in them meets the same refusal twice."""
 
     items: list[PgstateError] = field(default_factory=list)
+    seen: set[tuple[str, SourceLocation, str | None]] = field(default_factory=set)
 
     def add(self, message: str, location: SourceLocation, hint: str | None = None) -> None:
-        self.items.append(PgstateError(message, location=location, hint=hint))
+        if (message, location, hint) not in self.seen:
+            self.seen.add((message, location, hint))
+            self.items.append(PgstateError(message, location=location, hint=hint))
 
     def sorted(self) -> list[PgstateError]:
         return sorted(self.items, key=_location_order)

@@ -123,10 +123,15 @@ class IndexKind(Kind[IndexesSpec, Index]):
         live: Live[Index],
         rounds: Sequence[frozenset[QualifiedName]],
     ) -> None:
-        canonical.mark_server_tables(sandbox, specs, live.objects)
+        canonical.project_in_batch(sandbox, specs, live.objects)
+        canonical.deparse_in_batch(sandbox, specs, live.objects, rounds)
 
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Live[Index]) -> IndexDesired:
         return canonical.canonicalize(sandbox, specs, live.objects)
+
+    def finish(self, sandbox: Sandbox, desired: Desired[Index], live: Live[Index]) -> IndexDesired:
+        assert isinstance(desired, canonical.IndexDesired)
+        return canonical.with_owners(sandbox, desired, live.objects)
 
     # --- comparing ------------------------------------------------------------------------------------------
 

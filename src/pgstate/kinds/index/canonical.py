@@ -14,20 +14,34 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from ...catalog import query
+from ...catalog.reader import columns_from_rows
 from ...errors import SourceLocation
 from ...model.keys import ObjectKey
 from ...model.names import QualifiedName, quote_for_display
-from ...sandbox.copies import Copy, alter_type_sql, column_changes, copy_columns, copy_of, needs_rounds
-from ...sandbox.session import NotASingleExpression, Sandbox, located
+from ...sandbox.batch import TableWork, batchable, positional, run_batch
+from ...sandbox.copies import (
+    RETYPED_IN_BATCH,
+    Copy,
+    add_copy_steps,
+    alter_type_sql,
+    column_changes,
+    copy_columns,
+    copy_of,
+    may_retype,
+    needs_rounds,
+)
+from ...sandbox.locks import LOCKS_PER_COPY, packed, round_budget
+from ...sandbox.session import NotASingleExpression, Sandbox, located, single_expression_sql
 from ..base import Desired
 from .ddl import create_index_sql
 from .model import Index, IndexesSpec, IndexKey, IndexSpec, KeySpec, key_of, temporary_name
-from .read import read_indexes
+from .read import index_names, indexes_from_rows, read_indexes
 
 PROJECTION_TABLE = "pgstate_projection"
 
@@ -50,13 +64,22 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
     tables: dict[QualifiedName, bool] = {}
     work: list[tuple[IndexesSpec, list[int], dict[str, tuple[Index, Index]]]] = []
     by_table = _live_by_table(sandbox, live)
+    in_batch: Mapping[QualifiedName, dict[str, tuple[Index, Index]]] = sandbox.facts.get(PROJECTED, {})
+    in_batch_deparsed: Mapping[QualifiedName, list[tuple[Index, SourceLocation]]] = sandbox.facts.get(DEPARSED, {})
     retyped = [
         (spec.table, list(by_table.get(spec.table, {}).values()))
         for spec in specs
-        if spec.entries is not None and spec.table in sandbox.live.tables and column_changes(sandbox, spec.table)
+        if spec.entries is not None
+        and spec.table in sandbox.live.tables
+        and column_changes(sandbox, spec.table)
+        and spec.table not in sandbox.facts.get(RETYPED_IN_BATCH, {})
     ]
     # name -> (as it will read after the type changes, live), by table
     projections = _project(sandbox, retyped, rebuilds)
+    for spec in specs:
+        if spec.table in in_batch:
+            projections[spec.table] = in_batch[spec.table]
+            rebuilds.update(sandbox.facts[PROJECTED_REBUILDS].get(spec.table, {}))
     for spec in specs:
         if spec.entries is None or spec.table not in sandbox.live.tables:
             continue
@@ -76,7 +99,11 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
             else:
                 objects[local.key] = local
                 locations[local.key] = entry.location
-        if server:
+        if server and spec.table in in_batch_deparsed:
+            for index, location in in_batch_deparsed[spec.table]:
+                objects[index.key] = index
+                locations[index.key] = location
+        elif server:
             work.append((spec, server, projected))
     for index, location in _deparse(sandbox, work):
         objects[index.key] = index
@@ -87,25 +114,145 @@ def canonicalize(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[O
         locations=locations,
         tables=tables,
         rebuilds=rebuilds,
-        owners=_owners(sandbox, objects, live),
+        owners={},  # once for all the rounds: finish
     )
 
 
-def mark_server_tables(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[ObjectKey, Index]) -> None:
-    """Before the rounds: the tables an index of which the server must build on a copy (sandbox.copies)."""
+# The facts project_in_batch leaves: table -> {index name: (as it will read after the type changes, live)}, and
+# table -> {column key: the live indexes its type change rebuilds}.
+PROJECTED = "live indexes projected in the batch"
+PROJECTED_REBUILDS = "indexes rebuilt, measured in the batch"
+
+
+def project_in_batch(sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Mapping[ObjectKey, Index]) -> None:
+    """Before the rounds: the projection of _project (below) for every table whose type changes the batch made,
+    in one call. Each table's live indexes are built on a copy of its own and the changes made there, the index
+    filenodes noted around each change; the copies are read back per chunk. A table that fails gets no
+    projection, as in _project."""
+    from ..column import key_of as column_key
+
+    retyped: Mapping[QualifiedName, dict[str, bool]] = sandbox.facts.get(RETYPED_IN_BATCH, {})
     by_table = _live_by_table(sandbox, live)
-    needs_rounds(
-        sandbox,
-        (
-            spec.table
-            for spec in specs
-            if spec.entries is not None
-            and spec.table in sandbox.live.tables
-            and any(
-                entry.present and _local_index(entry, by_table.get(spec.table, {})) is None for entry in spec.entries
-            )
-        ),
-    )
+    works: list[tuple[TableWork, list[Index]]] = []
+    for spec in specs:
+        if spec.entries is None or spec.table not in retyped:
+            continue
+        candidates = [index for index in by_table.get(spec.table, {}).values() if index.valid and not index.partitioned]
+        name = f"{PROJECTION_TABLE}_{len(works)}"
+        work = TableWork(spec.table, copy=name)
+        copy = sql.Identifier("pg_temp", name)
+        work.run(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, spec.table.identifier()))
+        for position, index in enumerate(candidates):
+            work.run(create_index_sql(index, copy, name=f"{name}_{position}"))
+        filenodes = sql.SQL(
+            "SELECT c.relname, c.relfilenode FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = {}::regclass"
+        ).format(sql.Literal(f"pg_temp.{name}"))
+        work.note(filenodes)
+        for change in column_changes(sandbox, spec.table):
+            work.run(alter_type_sql(copy, change))
+            work.note(filenodes)
+        works.append((work, candidates))
+    if not works:
+        return
+    budget = round_budget(sandbox.live.server.max_locks_per_transaction)
+    # Measured: 10 locks per table with two indexes, the type change building each index anew beside the old.
+    chunks = packed(works, lambda item: LOCKS_PER_COPY + 2 * len(item[1]), budget)
+    candidates_of = {work.table: candidates for work, candidates in works}
+    name_of = {work.table: work.copy for work, _ in works}
+    readbacks = [positional(query("indexes"), "oids"), positional(query("columns"), "oids")]
+    results = run_batch(sandbox, [[work for work, _ in chunk] for chunk in chunks], readbacks)
+    projected: dict[QualifiedName, dict[str, tuple[Index, Index]]] = sandbox.facts.setdefault(PROJECTED, {})
+    rebuilt: dict[QualifiedName, dict[ObjectKey, tuple[str, ...]]] = sandbox.facts.setdefault(PROJECTED_REBUILDS, {})
+    names = index_names(sandbox.cur, [row for result in results for row in result.readbacks[0]])
+    for result in results:
+        index_rows, column_rows = result.readbacks
+        found = indexes_from_rows(sandbox.cur, index_rows, result.copies, columns_from_rows(column_rows), names)
+        for oid, table in result.copies.items():
+            candidates = candidates_of[table]
+            name = name_of[table]
+            projected[table] = {index.name: (found[oid][f"{name}_{n}"], index) for n, index in enumerate(candidates)}
+            notes = [dict(rows) for rows in result.notes[table]]
+            rebuilt[table] = {
+                column_key(table, change.column): tuple(
+                    sorted(
+                        candidates[int(n.rsplit("_", 1)[1])].name
+                        for n in notes[position]
+                        if notes[position][n] != notes[position + 1][n]
+                    )
+                )
+                for position, change in enumerate(column_changes(sandbox, table))
+            }
+
+
+# The fact deparse_in_batch leaves: table -> its desired indexes that needed the server, as the batch read them.
+DEPARSED = "desired indexes deparsed in the batch"
+
+
+def deparse_in_batch(
+    sandbox: Sandbox,
+    specs: Sequence[IndexesSpec],
+    live: Mapping[ObjectKey, Index],
+    rounds: Sequence[frozenset[QualifiedName]],
+) -> None:
+    """Before the rounds: the desired indexes that need the server, of every table the batch can take, built on
+    the tables' copies (with the desired column types where the column kind's batch made them) in one call, its
+    chunks the rounds, and read back per chunk. A table the batch could not take (a type change it did not make,
+    a fragment with a ``;``, a refusal, an index not of the shape asked for) goes to the rounds, where the
+    refusal is located."""
+    by_table = _live_by_table(sandbox, live)
+    retyped_in_batch: Mapping[QualifiedName, object] = sandbox.facts.get(RETYPED_IN_BATCH, {})
+    round_of = {table: number for number, tables in enumerate(rounds) for table in tables}
+    chunks: list[list[TableWork]] = [[] for _ in rounds]
+    planned: dict[QualifiedName, tuple[IndexesSpec, list[int]]] = {}
+    for spec in specs:
+        if spec.entries is None or spec.table not in sandbox.live.tables or spec.table not in round_of:
+            continue
+        current = by_table.get(spec.table, {})
+        server = [e for e in spec.entries if e.present and _local_index(e, current) is None]
+        if not server:
+            continue
+        fragments = [key.expression for e in server for key in e.keys] + [e.where for e in server]
+        if (may_retype(sandbox, spec.table) and spec.table not in retyped_in_batch) or not all(
+            batchable(fragment) for fragment in fragments
+        ):
+            needs_rounds(sandbox, [spec.table])
+            continue
+        positions = {entry.position for entry in server}
+        work = TableWork(spec.table)
+        add_copy_steps(work, column_changes(sandbox, spec.table))
+        copy = sql.Identifier("pg_temp", spec.table.name)
+        for entry in spec.entries:
+            if not entry.present:
+                continue
+            if entry.position in positions:
+                for fragment in [key.expression for key in entry.keys] + [entry.where]:
+                    if fragment is not None:
+                        work.check(single_expression_sql(fragment, copy))
+            work.run(create_index_sql(entry, copy, name=entry.known_name if entry.is_plain or entry.name else None))
+        chunks[round_of[spec.table]].append(work)
+        planned[spec.table] = (spec, sorted(positions))
+    if not planned:
+        return
+    projections: Mapping[QualifiedName, dict[str, tuple[Index, Index]]] = sandbox.facts.get(PROJECTED, {})
+    readbacks = [
+        positional(CREATED_NAMES, "oids"),
+        positional(query("indexes"), "oids"),
+        positional(query("columns"), "oids"),
+    ]
+    deparsed: dict[QualifiedName, list[tuple[Index, SourceLocation]]] = sandbox.facts.setdefault(DEPARSED, {})
+    results = run_batch(sandbox, [chunk for chunk in chunks if chunk], readbacks)
+    names = index_names(sandbox.cur, [row for result in results for row in result.readbacks[1]])
+    for result in results:
+        name_rows, index_rows, column_rows = result.readbacks
+        created = _names_by_copy(name_rows)
+        found = indexes_from_rows(sandbox.cur, index_rows, result.copies, columns_from_rows(column_rows), names)
+        for oid, table in result.copies.items():
+            spec, server_positions = planned[table]
+            settled, refusals = _settled(spec, server_positions, projections.get(table, {}), created[oid], found[oid])
+            if not refusals:
+                deparsed[table] = settled
+    needs_rounds(sandbox, set(planned) - set(deparsed))
 
 
 LIVE_BY_TABLE = "live indexes by table"
@@ -151,43 +298,64 @@ def _deparse(
     found = read_indexes(sandbox.cur, {copy.oid: copy.table for copy in copies}, copy_columns(sandbox, copies))
     result = []
     for spec, positions, projected, copy in built:
-        assert spec.entries is not None
-        present = [entry for entry in spec.entries if entry.present]
-        for number, entry in enumerate(present):
-            if entry.position not in positions:
-                continue
-            name = names[copy.oid][number]
-            index = found[copy.oid][name]
-            try:
-                _check_structure(entry, index)
-            except NotASingleExpression as refused:
-                sandbox.problems.add(refused.message, refused.location)
-                continue
-            projection = projected.get(name)
-            if projection is not None and projection[0].definition() == index.definition():
-                # Equal once the types change: spelled as the live index is spelled today, so no step is planned.
-                live = projection[1]
-                index = replace(
-                    index,
-                    keys=live.keys,
-                    include=live.include,
-                    predicate=live.predicate,
-                    method=live.method,
-                    unique=live.unique,
-                )
-            result.append((index, entry.location))
+        settled, refusals = _settled(spec, positions, projected, names[copy.oid], found[copy.oid])
+        result += settled
+        for refused in refusals:
+            sandbox.problems.add(refused.message, refused.location)
     return result
 
 
+def _settled(
+    spec: IndexesSpec,
+    positions: Sequence[int],
+    projected: Mapping[str, tuple[Index, Index]],
+    names: Sequence[str],
+    found: Mapping[str, Index],
+) -> tuple[list[tuple[Index, SourceLocation]], list[NotASingleExpression]]:
+    """The desired indexes of one table as its copy holds them (``names``: the copy's indexes in creation
+    order), for the entries at ``positions``; and the entries whose index is not the shape the spec asked for."""
+    assert spec.entries is not None
+    result = []
+    refusals = []
+    present = [entry for entry in spec.entries if entry.present]
+    for number, entry in enumerate(present):
+        if entry.position not in positions:
+            continue
+        name = names[number]
+        index = found[name]
+        try:
+            _check_structure(entry, index)
+        except NotASingleExpression as refused:
+            refusals.append(refused)
+            continue
+        projection = projected.get(name)
+        if projection is not None and projection[0].definition() == index.definition():
+            # Equal once the types change: spelled as the live index is spelled today, so no step is planned.
+            live = projection[1]
+            index = replace(
+                index,
+                keys=live.keys,
+                include=live.include,
+                predicate=live.predicate,
+                method=live.method,
+                unique=live.unique,
+            )
+        result.append((index, entry.location))
+    return result, refusals
+
+
+# Each copy's indexes by creation order (oid order): the position of a spec is the position of its index.
+CREATED_NAMES = sql.SQL(
+    "SELECT i.indrelid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " WHERE i.indrelid = ANY (%(oids)s::oid[]) ORDER BY i.indrelid, i.indexrelid"
+)
+
+
 def _created_names(sandbox: Sandbox, copies: list[Copy]) -> dict[int, list[str]]:
-    """Each copy's indexes by creation order (oid order): the position of a spec is the position of its index."""
-    rows = sandbox.rows(
-        sql.SQL(
-            "SELECT i.indrelid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE i.indrelid = ANY (%(oids)s::oid[]) ORDER BY i.indrelid, i.indexrelid"
-        ),
-        {"oids": [copy.oid for copy in copies]},
-    )
+    return _names_by_copy(sandbox.rows(CREATED_NAMES, {"oids": [copy.oid for copy in copies]}))
+
+
+def _names_by_copy(rows: Sequence[Sequence[Any]]) -> dict[int, list[str]]:
     names: dict[int, list[str]] = {}
     for oid, name in rows:
         names.setdefault(int(oid), []).append(name)
@@ -290,6 +458,11 @@ def _index_filenodes(sandbox: Sandbox, table_oid: int) -> dict[str, int]:
         [table_oid],
     )
     return {name: filenode for name, filenode in rows}
+
+
+def with_owners(sandbox: Sandbox, desired: IndexDesired, live: Mapping[ObjectKey, Index]) -> IndexDesired:
+    """The rounds' joined outcome with the owners of the names it would take: one query for all tables."""
+    return replace(desired, owners=_owners(sandbox, desired.objects, live))
 
 
 def _owners(

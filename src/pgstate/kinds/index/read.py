@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -18,6 +18,7 @@ INDOPTION_NULLS_FIRST = 2
 DEFAULT_COLLATION_OID = 100  # pg_collation's "default" (src/include/catalog/pg_collation.dat)
 
 Columns = Mapping[int, Mapping[int, ColumnFacts]]  # table oid -> attnum -> column
+Names = dict[tuple[str, int], tuple[str, bool]]  # ("opclass" | "collation", oid) -> (quoted name, is default)
 
 
 def read_indexes(
@@ -27,15 +28,42 @@ def read_indexes(
     if not tables:
         return {}
     cur.execute(query("indexes"), {"oids": list(tables)})
-    rows = cur.fetchall()
-    names = _read_names(cur, rows)
+    return indexes_from_rows(cur, cur.fetchall(), tables, columns)
+
+
+def indexes_from_rows(
+    cur: psycopg.Cursor[Any],
+    rows: Sequence[Sequence[Any]],
+    tables: Mapping[int, QualifiedName],
+    columns: Columns,
+    names: Names | None = None,
+) -> dict[int, dict[str, Index]]:
+    """The indexes in rows of the ``indexes`` query (read here, or by the sandbox's batch as JSON, where the
+    oids may come as strings); one more query names their operator classes and collations, unless ``names``
+    (index_names) already has them."""
+    decoded = [_with_int_oids(row) for row in rows]
+    if names is None:
+        names = _read_names(cur, decoded)
     indexes: dict[int, dict[str, Index]] = {}
-    for row in rows:
+    for row in decoded:
         indexes.setdefault(row[0], {})[row[1]] = _index_from_row(tables[row[0]], row, columns.get(row[0], {}), names)
     return indexes
 
 
-def _read_names(cur: psycopg.Cursor[Any], rows: list[tuple[Any, ...]]) -> dict[tuple[str, int], tuple[str, bool]]:
+def index_names(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> Names:
+    """The names of the operator classes and collations of index rows (of many readbacks): one query."""
+    return _read_names(cur, [_with_int_oids(row) for row in rows])
+
+
+def _with_int_oids(row: Sequence[Any]) -> tuple[Any, ...]:
+    values = list(row)
+    values[0] = int(values[0])
+    values[10] = [int(oid) for oid in values[10]]
+    values[11] = [int(oid) for oid in values[11]]
+    return tuple(values)
+
+
+def _read_names(cur: psycopg.Cursor[Any], rows: list[tuple[Any, ...]]) -> Names:
     """(kind, oid) -> (quoted name, is the default operator class), for the oids the index rows use."""
     opclasses = sorted({oid for row in rows for oid in row[10]})
     collations = sorted({oid for row in rows for oid in row[11] if oid})

@@ -1,9 +1,10 @@
 """Desired policies as the server prints them: created on empty copies of their tables and read back; and,
 beside each changed one, the live policy read back the same way.
 
-Before the rounds, the policies of every table whose column types stay go to the sandbox's batch, a few
-statements whatever the number of tables (``prefetch``); a table the batch could not take (a type change, a
-fragment with a ``;``, a refusal) is done in its round, statement by statement, where a refusal is located."""
+Before the rounds, the policies of every table go to the sandbox's batch, a few statements whatever the number
+of tables (``prefetch``); the copies get the desired column types first where the column kind's batch made them.
+A table the batch could not take (a type change the batch did not make, a fragment with a ``;``, a refusal) is
+done in its round, statement by statement, where a refusal is located."""
 
 from __future__ import annotations
 
@@ -19,7 +20,17 @@ from ...model.keys import ObjectKey
 from ...model.names import QualifiedName
 from ...sandbox.batch import TableWork, batchable, positional, run_batch
 from ...sandbox.cache import CanonicalCache
-from ...sandbox.copies import Copy, copy_columns, copy_of, may_retype, needs_rounds
+from ...sandbox.copies import (
+    RETYPED_IN_BATCH,
+    ColumnChange,
+    Copy,
+    add_copy_steps,
+    column_changes,
+    copy_columns,
+    copy_of,
+    may_retype,
+    needs_rounds,
+)
 from ...sandbox.session import Sandbox, located, single_expression_sql
 from .model import PoliciesSpec, Policy, PolicySpec, key_of
 from .read import policies_from_rows, read_policies
@@ -46,11 +57,12 @@ def prefetch(
     """The policies of every table the batch can take: those the canonical-form cache knows to be the live ones
     as they are, the others deparsed in one call, its chunks the rounds."""
     by_table = {spec.table: spec for spec in specs if spec.table in sandbox.live.tables}
+    retyped_in_batch = sandbox.facts.get(RETYPED_IN_BATCH, {})
     wanted: list[tuple[QualifiedName, list[PolicySpec]]] = []
     for tables in rounds:
         for table in sorted(tables):
             spec = by_table.get(table)
-            if spec is None or may_retype(sandbox, table):
+            if spec is None or (may_retype(sandbox, table) and table not in retyped_in_batch):
                 continue
             entries = server_entries(spec, live)
             if entries and all(batchable(e.using) and batchable(e.with_check) for e in entries):
@@ -59,8 +71,8 @@ def prefetch(
                 needs_rounds(sandbox, [table])
     cache = sandbox.cache
     keys = {
-        entry.key: _cache_key(cache, entry, current)
-        for _, entries in wanted
+        entry.key: _cache_key(cache, entry, current, column_changes(sandbox, table))
+        for table, entries in wanted
         for entry in entries
         if (current := live.get(entry.key)) is not None
     }
@@ -73,7 +85,7 @@ def prefetch(
         if all(keys.get(entry.key) in known for entry in entries):
             prefetched[table] = {entry.key: _as_live(entry, live[entry.key]) for entry in entries}
             continue
-        work, scratch = _table_work(table, entries, live)
+        work, scratch = _table_work(table, entries, live, column_changes(sandbox, table))
         chunks[round_of[table]].append(work)
         planned[table] = (entries, scratch)
     readbacks = [positional(query("policies"), "oids"), positional(query("columns"), "oids")]
@@ -94,11 +106,15 @@ def prefetch(
     return prefetched
 
 
-def _cache_key(cache: CanonicalCache, entry: PolicySpec, current: Policy) -> str:
-    """What a cached "the same as live" of this policy rests on: the text as written and the live one."""
+def _cache_key(cache: CanonicalCache, entry: PolicySpec, current: Policy, changes: Sequence[ColumnChange]) -> str:
+    """What a cached "the same as live" of this policy rests on: the text as written and the live one, and the
+    column types its table is to get (the same text under another type may read otherwise)."""
     written = (entry.name, entry.command, entry.roles, entry.permissive, entry.using, entry.with_check)
     printed = (current.command, current.roles, current.permissive, current.using, current.with_check)
-    return cache.key("policy", str(entry.table), written, printed)
+    if not changes:  # the key as before type changes could come here: what earlier plans cached stays valid
+        return cache.key("policy", str(entry.table), written, printed)
+    types = tuple((change.column, change.type, change.collation, change.using) for change in changes)
+    return cache.key("policy", str(entry.table), written, printed, types)
 
 
 def _as_live(entry: PolicySpec, current: Policy) -> Policy:
@@ -117,13 +133,17 @@ def _is_live(entry: PolicySpec, policy: Policy | None, live: Mapping[ObjectKey, 
 
 
 def _table_work(
-    table: QualifiedName, entries: Sequence[PolicySpec], live: Mapping[ObjectKey, Policy]
+    table: QualifiedName,
+    entries: Sequence[PolicySpec],
+    live: Mapping[ObjectKey, Policy],
+    changes: Sequence[ColumnChange],
 ) -> tuple[TableWork, dict[ObjectKey, str]]:
-    """What the batch does for one table, as the rounds would do it: its copy, each policy's fragments checked
-    and the policy created, and beside a changed one the live policy under a scratch name."""
+    """What the batch does for one table, as the rounds would do it: its copy (with the desired column types),
+    each policy's fragments checked and the policy created, and beside a changed one the live policy under a
+    scratch name (a live policy the new types refuse is not created: it differs anyway)."""
     copy = sql.Identifier("pg_temp", table.name)
     work = TableWork(table)
-    work.run(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(copy, table.identifier()))
+    add_copy_steps(work, changes)
     scratch: dict[ObjectKey, str] = {}
     for entry in entries:
         for fragment in (entry.using, entry.with_check):
