@@ -28,15 +28,19 @@ def _create_template(server: LocalServer) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """pgstate's default backup directory is under $XDG_STATE_HOME: each worker gets its own, in its tmp dir, so
-    no test writes into the home directory of whoever runs them (subprocesses inherit it)."""
-    before = os.environ.get("XDG_STATE_HOME")
-    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state-home"))
+    """pgstate's default backup directory is under $XDG_STATE_HOME and its cache of parsed desired files under
+    $XDG_CACHE_HOME: each worker gets its own, in its tmp dir, so no test writes into the home directory of whoever
+    runs them (subprocesses inherit them)."""
+    names = ("XDG_STATE_HOME", "XDG_CACHE_HOME")
+    before = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ[name] = str(tmp_path_factory.mktemp(name.lower().replace("_", "-")))
     yield
-    if before is None:
-        os.environ.pop("XDG_STATE_HOME", None)
-    else:
-        os.environ["XDG_STATE_HOME"] = before
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session", params=["pg18", "pg15"])

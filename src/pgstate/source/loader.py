@@ -14,6 +14,7 @@ from yaml.nodes import Node
 
 from ..errors import InvalidDesiredState, PgstateError, SourceLocation
 from .nodes import Document, build_document
+from .parsed import ParsedFiles
 from .problems import FileProblems
 
 # libyaml's composer is an order of magnitude faster than the pure-Python one; both give the same nodes.
@@ -74,9 +75,12 @@ def load_documents(desired_dir: Path) -> list[Document]:
 
 def iter_documents(desired_dir: Path, problems: list[PgstateError]) -> Iterator[Document]:
     """The documents of ``load_documents`` one file at a time, for a reader that is done with each before the next
-    is built; the problems found go to ``problems`` (complete once the iterator is)."""
+    is built; the problems found go to ``problems`` (complete once the iterator is). A file whose bytes were parsed
+    before without a problem comes from the cache of parses (``source.parsed``)."""
+    parsed = ParsedFiles(desired_dir)
     for path in desired_files(desired_dir):
-        yield from _load_file(path, _display_path(path), problems)
+        yield from _load_file(path, _display_path(path), problems, parsed, path.relative_to(desired_dir).as_posix())
+    parsed.save()
 
 
 def desired_files(desired_dir: Path) -> list[Path]:
@@ -101,10 +105,13 @@ def load_text(text: str, display: str) -> list[Document]:
     return documents
 
 
-def _load_file(path: Path, display: str, problems: list[PgstateError]) -> list[Document]:
+def _load_file(
+    path: Path, display: str, problems: list[PgstateError], parsed: ParsedFiles | None = None, relative: str = ""
+) -> list[Document]:
+    raw = path.read_bytes()
     try:
         # utf-8-sig: editors on Windows like to start files with a byte-order mark.
-        text = path.read_bytes().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         problems.append(
             PgstateError(
@@ -112,7 +119,16 @@ def _load_file(path: Path, display: str, problems: list[PgstateError]) -> list[D
             )
         )
         return []
-    return _load_stream(text, display, problems)
+    if parsed is None:
+        return _load_stream(text, display, problems)
+    known = parsed.get(relative, raw)
+    if known is not None:
+        return [Document(display, index, data, locations, text) for index, data, locations in known]
+    before = len(problems)
+    documents = _load_stream(text, display, problems)
+    if len(problems) == before:  # a file with a problem is parsed again next time, and its problems worded anew
+        parsed.put(relative, raw, [(doc.index, doc.data, doc.locations) for doc in documents])
+    return documents
 
 
 def _load_stream(text: str, display: str, problems: list[PgstateError], *, limited: bool = True) -> list[Document]:
