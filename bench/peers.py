@@ -34,6 +34,7 @@ import psycopg
 
 from pgstate.history import runs
 from pgstate.servers.local import LocalServer, embedded_bin_dir, ensure_server, stop_server
+from pgstate.source.parsed import cache_root as parsed_cache_root
 from run import (  # bench/run.py: the script's own folder
     VENV_BIN,
     clean_env,
@@ -99,8 +100,10 @@ class Tool:
 
 
 def empty_cache(url: str) -> None:
+    """Nothing cached: neither the canonical forms in the database nor the parsed files (``$XDG_CACHE_HOME``)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DELETE FROM pgstate.canonical_forms")
+    shutil.rmtree(parsed_cache_root(), ignore_errors=True)
 
 
 def tools(server: LocalServer, source: str, desired: Path, target: str | None = None) -> list[Tool]:
@@ -253,6 +256,7 @@ def main() -> int:
         install_peers()
     sizes = [int(size) for size in args.sizes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="pgstate-bench-p1-", dir="/tmp"))
+    os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # pgstate's parse cache, the run's own (clean_env passes it)
     bin_dir = embedded_bin_dir()
     server = ensure_server(bin_dir, tmp / "data", fast=True, preload=("pg_stat_statements",))
     rows: list[str] = []
@@ -295,8 +299,8 @@ def main() -> int:
             f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()},"
             f" nproc {os.cpu_count()}; PostgreSQL {version}; Python {platform.python_version()}",
             f"- each tool a whole process, {args.repeat} timed runs after one warm-up, taking turns; peers diff the"
-            " database against itself; pgstate with the canonical-form cache that an apply leaves (its first plan"
-            " wrote it; the warm-up run)",
+            " database against itself; pgstate with the canonical-form cache that an apply leaves and its cache of"
+            " parsed files (its first plan wrote both: the warm-up run); cold: both emptied before each run",
             "- each table: 10 columns, a primary key, 3 more indexes, RLS enabled, two policies (`owner_id = 1`,"
             " `owner_id = 1 and active` as people write them)",
             "",

@@ -99,6 +99,17 @@ VERB_HELP: dict[str, VerbHelp] = {
         ("pgstate show plan.json", "pgstate show plan.json --format markdown"),
         ((0, "shown"), (1, "the file is not a saved plan")),
     ),
+    "advise": VerbHelp(
+        "Proposals from the workload pg_stat_statements measured: indexes (verified with hypopg's hypothetical"
+        " indexes when the server has it), unused and redundant indexes, json columns read as JSON, policies that"
+        " call a function per row, and settings; --write puts them into the desired files, each with a comment.",
+        (
+            "pgstate advise",
+            'pgstate advise --role authenticated --claims \'{"sub": "8f1c..."}\'',
+            "pgstate advise --write --format markdown > advice.md",
+        ),
+        ((0, "nothing to propose"), (2, "proposals"), ERROR),
+    ),
     "status": VerbHelp(
         "One line: whether the database is in sync with the desired files, at which commit, and the last run.",
         ("pgstate status",),

@@ -233,6 +233,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
     status = verbs.add_parser("status", help="one line: in sync or not, at which commit, the last run (exit 2 if not)")
     common(status)
+    advise = verbs.add_parser("advise", help="proposals from the workload: indexes, json -> jsonb, RLS, settings")
+    common(advise, formats=("text", "markdown", "json"))
+    advise.add_argument("--top", type=non_negative, default=20, help="the statements with most total time (20)")
+    advise.add_argument("--min-calls", type=non_negative, default=1, help="leave out statements called less (1)")
+    advise.add_argument("--max-indexes", type=non_negative, default=5, help="at most this many new indexes (5)")
+    advise.add_argument(
+        "--role", type=text, help="plan the statements as this role (policies apply), e.g. authenticated"
+    )
+    advise.add_argument("--claims", type=text, help='request.jwt.claims for --role, as JSON, e.g. \'{"sub": "..."}\'')
+    advise.add_argument("--write", action="store_true", help="write the proposals into the desired files")
     describe_verbs(verbs)
     return parser
 

@@ -400,7 +400,40 @@ def embedded(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     return ExitCode.OK  # a report, like history: whether it runs is its answer, not an error
 
 
+def advise(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
+    """Exit 2 when there is anything to propose. Nothing the advisor does on the server stays (its transaction is
+    rolled back); --write changes only the desired files."""
+    from ..advice.advisor import Options
+    from ..advice.advisor import advise as run_advisor
+    from ..advice.explain import Persona
+    from ..advice.report import advice_json, advice_markdown, advice_text
+
+    if args.claims is not None:
+        try:
+            json.loads(args.claims)
+        except ValueError as error:
+            raise PgstateError(
+                f"--claims is not JSON: {error}", hint='e.g. --claims \'{"sub": "<user id>"}\''
+            ) from None
+    options = Options(args.top, args.min_calls, args.max_indexes, Persona(args.role, args.claims))
+    _, conn = _connect(args, secrets)
+    with conn:
+        found = run_advisor(conn, options)
+    if args.write:
+        from ..advice.writeback import write_proposals
+
+        written = write_proposals(args.desired, found.proposals, default_schema(args) or "public")
+        for path in written.files:
+            print(f"wrote {path}", file=sys.stderr)
+        for proposal, why in written.left_out:
+            print(f"not written: {proposal.title}: {why}", file=sys.stderr)
+    render = {"text": advice_text, "markdown": advice_markdown, "json": advice_json}[args.format]
+    sys.stdout.write(render(found))
+    return ExitCode.CHANGES if found.proposals else ExitCode.OK
+
+
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
+    "advise": advise,
     "export": export,
     "history": history,
     "rollback": rollback,
