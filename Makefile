@@ -41,6 +41,7 @@ bench: $(STAMP) ## the benchmarks (bench/README.md), pgstate against its peers, 
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/peers.py --install-peers
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/guide.py
 
 # The embedded server is stopped before its data directory goes: by the verb while .venv is there, else (a venv
 # deleted by hand under a running server) by the same code on the system Python, which needs only the standard

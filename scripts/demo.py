@@ -131,6 +131,19 @@ def main() -> int:
     if (drift, replan) != (0, 0):
         print("demo failed: the database did not converge", file=sys.stderr)
         return 1
+    banner("10. advise: what pgstate would have proposed on this 'before' database, from the guide's own queries")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import guide_workload  # scripts/: the demo's and the benchmark's workload
+
+    with psycopg.connect(demo_url, autocommit=True) as conn:
+        # the rollback took pg_stat_statements with the rest of the run; the advisor reads the workload from it
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+        )
+        guide_workload.run(conn)
+    if pgstate("advise", "--role", "authenticated", "--claims", guide_workload.CLAIMS, *desired, env=env) != 2:
+        return 1
     print("\nDemo done.")
     print(next_steps(demo_url, ROOT))
     return 0

@@ -39,6 +39,7 @@ SELECT 'u' || g || '@example.com', g % 10 = 0, g % 1000, json_build_object('skil
 FROM generate_series(1, 40000) g;
 CREATE INDEX "User_credits_idx" ON "User" (credits);
 CREATE INDEX "User_credits_email_idx" ON "User" (credits, email);
+CREATE UNIQUE INDEX "User_email_key" ON "User" (email);
 CREATE TABLE "InterviewSession" (id serial PRIMARY KEY, "userId" int NOT NULL, "createdAt" timestamptz NOT NULL,
                                  title text);
 INSERT INTO "InterviewSession" ("userId", "createdAt", title)
@@ -243,6 +244,63 @@ def test_write_back_keeps_comments_validates_and_plans_exactly_the_proposals(app
     assert "not written: drop index User_credits_idx: prune_indexes is not set" in result.stderr
 
 
+def git_repo(tmp_path: Path) -> tuple[Any, Path]:
+    import git
+
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Test Team")
+        config.set_value("user", "email", "team@example.com")
+    desired = tmp_path / "repo" / "desired"
+    desired.mkdir()
+    (desired / "user.yaml").write_text(DESIRED_USER)
+    (tmp_path / "repo" / "README.md").write_text("the app\n")
+    repo.index.add(["desired/user.yaml", "README.md"])
+    repo.index.commit("the app's desired state")
+    return repo, desired
+
+
+def test_branch_commits_only_the_proposals_on_a_new_branch(app: TestDatabase, tmp_path: Path) -> None:
+    run_workload(app)
+    repo, desired = git_repo(tmp_path)
+    (tmp_path / "repo" / "README.md").write_text("the app, edited and staged\n")
+    repo.index.add(["README.md"])  # staged outside desired/: must not ride along
+    start = repo.head.commit
+    run = run_pgstate_inprocess(
+        ["advise", "--branch", "advise/first", "--desired", str(desired), "--database-url", app.url]
+    )
+    assert run.exit_code == 2, run.stderr
+    assert repo.active_branch.name == "advise/first" and repo.heads.main.commit == start
+    commit = repo.head.commit
+    assert commit.parents == (start,) and commit.summary.startswith("pgstate advise: ")
+    wrote = sorted(line.split("/repo/")[1] for line in run.stderr.splitlines() if line.startswith("wrote "))
+    assert sorted(commit.stats.files) == wrote and "desired/user.yaml" in wrote and "README.md" not in wrote
+    assert "# advise:" in (commit.tree / "desired/user.yaml").data_stream.read().decode()
+    assert not repo.is_dirty(path="desired") and "README.md" in [d.a_path for d in repo.index.diff("HEAD")]
+    assert f"committed {commit.hexsha[:12]} on branch advise/first" in run.stderr
+    assert run_pgstate_inprocess(["validate", "--desired", str(desired)]).exit_code == 0
+
+
+def test_branch_is_refused_before_writing_on_uncommitted_changes_or_an_existing_branch(
+    app: TestDatabase, tmp_path: Path
+) -> None:
+    run_workload(app)
+    repo, desired = git_repo(tmp_path)
+    repo.create_head("taken")
+    taken = run_pgstate_inprocess(["advise", "--branch", "taken", "--desired", str(desired), "--database-url", app.url])
+    assert taken.exit_code == 1 and "the branch taken already exists" in taken.stderr
+    invalid = run_pgstate_inprocess(
+        ["advise", "--branch", "a..b", "--desired", str(desired), "--database-url", app.url]
+    )
+    assert invalid.exit_code == 1 and "'a..b' is not a valid git branch name" in invalid.stderr
+    (desired / "user.yaml").write_text(DESIRED_USER + "# a change in progress\n")
+    dirty = run_pgstate_inprocess(["advise", "--branch", "new", "--desired", str(desired), "--database-url", app.url])
+    assert dirty.exit_code == 1 and "has changes that are not committed" in dirty.stderr
+    assert (desired / "user.yaml").read_text() == DESIRED_USER + "# a change in progress\n"
+    assert sorted(path.name for path in desired.iterdir()) == ["user.yaml"]
+    assert [head.name for head in repo.heads] == ["main", "taken"] and repo.active_branch.name == "main"
+
+
 def test_markdown_for_a_pull_request_and_text_for_people(app: TestDatabase) -> None:
     run_workload(app)
     markdown = run_pgstate_inprocess(["advise", "--database-url", app.url, "--format", "markdown"])
@@ -256,3 +314,62 @@ def test_markdown_for_a_pull_request_and_text_for_people(app: TestDatabase) -> N
 def test_claims_that_are_not_json_are_refused_before_connecting(app: TestDatabase) -> None:
     run = run_pgstate_inprocess(["advise", "--database-url", app.url, "--role", "authenticated", "--claims", "{sub"])
     assert run.exit_code == 1 and "--claims is not JSON" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_lookup_by_a_unique_key_needs_no_index_and_the_tools_own_statements_are_not_the_workload(
+    app: TestDatabase,
+) -> None:
+    with app.connect() as conn:
+        for number in range(5):
+            conn.execute(
+                'SELECT id FROM "User" WHERE "isPremium" = %s AND email = %s', [True, f"u{number}@example.com"]
+            )
+            conn.execute("SELECT set_config('request.jwt.claims', %s, false)", ["{}"])
+    advice = run_advise(app)
+    assert [p.title for p in of_kind(advice, "index") if p.table is not None and p.table.name == "User"] == []
+    assert advice.statements == 1  # the lookup; not set_config, not the advisor's own reads
+
+
+WORKLOAD = """\
+-- a user's sessions, newest first
+SELECT id, title FROM "InterviewSession" WHERE "userId" = 7 ORDER BY "createdAt" DESC LIMIT 20;
+SELECT id FROM "User" WHERE "resumeData"->>'skills' = 'skill3';
+"""
+
+
+def test_prove_measures_the_proposals_on_a_copy_and_leaves_the_database_alone(
+    app: TestDatabase, tmp_path: Path
+) -> None:
+    run_workload(app)
+    desired = tmp_path / "desired"
+    desired.mkdir()
+    workload = tmp_path / "workload.sql"
+    workload.write_text(WORKLOAD)
+    databases = app.query("SELECT count(*) FROM pg_database")
+    run = run_pgstate_inprocess(
+        ["advise", "--prove", "--workload", str(workload), "--rounds", "2", "--desired", str(desired),
+         "--database-url", app.url]
+    )  # fmt: skip
+    assert run.exit_code == 2, run.stderr
+    lines = run.stdout.split("measured on a copy, 2 rounds, medians:\n")[1].splitlines()
+    assert len(lines) == 2 and '"InterviewSession"' in lines[0] and "ms ->" in lines[0] and "x)" in lines[0]
+    assert app.query("SELECT count(*) FROM pg_database") == databases  # the copy is gone
+    assert app.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'InterviewSession'") == [(1,)]
+    assert app.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attname = 'resumeData'") == [
+        ("json",)
+    ]
+    assert list(desired.iterdir()) == []  # the proposals went into a copy of the desired files
+
+
+def test_prove_is_refused_on_the_configured_target_unless_forced(
+    app: TestDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workload = tmp_path / "workload.sql"
+    workload.write_text(WORKLOAD)
+    monkeypatch.setenv("DATABASE_URL", app.url)
+    monkeypatch.delenv("PGSTATE_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    run = run_pgstate_inprocess(["advise", "--prove", "--workload", str(workload), "--desired", str(tmp_path)])
+    assert run.exit_code == 3 and "--prove on the database $DATABASE_URL names" in run.stderr
+    missing = run_pgstate_inprocess(["advise", "--prove", "--database-url", app.url, "--desired", str(tmp_path)])
+    assert missing.exit_code == 1 and "--prove needs --workload FILE" in missing.stderr

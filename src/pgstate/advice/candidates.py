@@ -53,6 +53,7 @@ class Candidate:
     include: tuple[str, ...] = ()
     method: str = "btree"
     reason: str = ""
+    equal: frozenset[str] = frozenset()  # the key columns the statement compares with `=`
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -228,10 +229,12 @@ def candidates(scan: Scan) -> Iterator[Candidate]:
     if scan.sort and not any(key.column in scan.equal for key in scan.sort):
         variants.append((*equal, *scan.sort))
     for keys in variants:
-        yield Candidate(table, keys, where, (), "btree", reason)
+        yield Candidate(table, keys, where, (), "btree", reason, frozenset(scan.equal))
         extra = tuple(column for column in scan.output if column not in {key.column for key in keys})
         if 0 < len(extra) <= MAX_INCLUDED:
-            yield Candidate(table, keys, where, extra, "btree", reason + "; INCLUDE for an index-only scan")
+            yield Candidate(
+                table, keys, where, extra, "btree", reason + "; INCLUDE for an index-only scan", frozenset(scan.equal)
+            )
     if where and not variants and scan.sort:
         yield Candidate(table, tuple(scan.sort), where, (), "btree", reason)
 
@@ -252,8 +255,12 @@ def _reason(scan: Scan) -> str:
 
 
 def already_served(candidate: Candidate, table: Table) -> bool:
-    """Whether a valid, non-partial btree index of the table already starts with the candidate's key columns."""
+    """Whether a valid, non-partial btree index of the table already starts with the candidate's key columns, or a
+    unique one's keys are all compared with `=` (the lookup finds one row already)."""
     for index in table.indexes:
+        unique_lookup = index.unique and index.valid and not index.partial and None not in index.keys
+        if unique_lookup and set(index.keys) <= candidate.equal:
+            return True
         usable = index.valid and index.method == "btree" and not index.partial
         if usable and tuple(index.keys[: len(candidate.keys)]) == candidate.columns and not candidate.include:
             return True

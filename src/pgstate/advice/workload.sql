@@ -7,6 +7,7 @@ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.toplevel
   AND s.calls >= %(min_calls)s
   AND s.query ~* '^\s*(select|with|update|delete)\M'
-  AND s.query !~* '\m(pg_catalog|pg_stat_statements|information_schema|pgstate|hypopg)\M'
+  -- not the catalog's, pgstate's or the tools' own (the statistics' reset, a session's set_config)
+  AND s.query !~* '\m(pg_catalog|information_schema|pgstate|pg_stat\w*|hypopg\w*|set_config)\M'
 ORDER BY s.total_exec_time DESC
 LIMIT %(top)s

@@ -243,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     advise.add_argument("--claims", type=text, help='request.jwt.claims for --role, as JSON, e.g. \'{"sub": "..."}\'')
     advise.add_argument("--write", action="store_true", help="write the proposals into the desired files")
+    advise.add_argument(
+        "--branch", type=text, metavar="NAME", help="write the proposals and commit them on a new git branch NAME"
+    )
+    advise.add_argument("--prove", action="store_true", help="measure the proposals on a copy (needs --workload)")
+    advise.add_argument("--workload", type=Path, metavar="FILE", help="concrete queries for --prove, each ending in ;")
+    advise.add_argument("--rounds", type=non_negative, default=5, help="timed runs of the workload for --prove (5)")
+    advise.add_argument("--force", action="store_true", help="--prove even on the configured (production) database")
     describe_verbs(verbs)
     return parser
 
