@@ -311,6 +311,17 @@ def test_markdown_for_a_pull_request_and_text_for_people(app: TestDatabase) -> N
     assert text.exit_code == 2 and "1. index: CREATE INDEX" in text.stdout and "why: compares" in text.stdout
 
 
+def test_claims_are_set_as_json_and_one_setting_per_claim(app: TestDatabase) -> None:
+    """Older Supabase projects' auth.uid() reads request.jwt.claim.sub: planned as that user too, not as nobody."""
+    with app.connect() as conn, conn.transaction(force_rollback=True):
+        Persona("authenticated", json.dumps({"sub": USER_ID, "aal": 1, "app": {"x": 1}})).set_claims(conn)
+        row = conn.execute(
+            "SELECT current_setting('request.jwt.claims')::json->>'sub', current_setting('request.jwt.claim.sub'),"
+            " current_setting('request.jwt.claim.aal'), current_setting('request.jwt.claim.app', true)"
+        ).fetchone()
+    assert row == (USER_ID, USER_ID, "1", None)
+
+
 def test_claims_that_are_not_json_are_refused_before_connecting(app: TestDatabase) -> None:
     run = run_pgstate_inprocess(["advise", "--database-url", app.url, "--role", "authenticated", "--claims", "{sub"])
     assert run.exit_code == 1 and "--claims is not JSON" in run.stderr and "Traceback" not in run.stderr

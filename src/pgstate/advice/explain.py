@@ -44,6 +44,24 @@ class Persona:
     role: str | None = None
     claims: str | None = None  # JSON text
 
+    def set_claims(self, conn: psycopg.Connection[Any]) -> None:
+        """The claims for this transaction both ways Supabase has set them: the JSON in ``request.jwt.claims``
+        (PostgREST 9+) and each top-level claim in ``request.jwt.claim.<name>`` (older projects' ``auth.uid()``
+        reads ``request.jwt.claim.sub``). One statement."""
+        if self.claims is None:
+            return
+        names, values = ["request.jwt.claims"], [self.claims]
+        parsed = json.loads(self.claims)
+        if isinstance(parsed, dict):
+            for key, value in parsed.items():
+                if not isinstance(value, dict | list):
+                    names.append(f"request.jwt.claim.{key}")
+                    values.append("" if value is None else value if isinstance(value, str) else json.dumps(value))
+        conn.execute(
+            "SELECT set_config(name, value, true) FROM unnest(%s::text[], %s::text[]) AS claim(name, value)",
+            [names, values],
+        )
+
 
 class Planner:
     """Plans statements on one connection, inside the advisor's transaction."""
@@ -90,8 +108,7 @@ class Planner:
 
     @contextmanager
     def _as_persona(self) -> Iterator[None]:
-        if self.persona.claims is not None:
-            self.conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [self.persona.claims])
+        self.persona.set_claims(self.conn)
         if self.persona.role is None:
             yield
             return

@@ -123,8 +123,7 @@ def _timed(url: str, workload: list[str], persona: Persona, rounds: int) -> dict
 
 def _run(conn: psycopg.Connection[Any], statement: str, persona: Persona) -> float:
     with conn.transaction(force_rollback=True):  # a workload's write leaves nothing behind either
-        if persona.claims is not None:
-            conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [persona.claims])
+        persona.set_claims(conn)
         if persona.role is not None:
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(persona.role)))
         start = time.perf_counter()
