@@ -37,6 +37,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pgstate.advice.explain import Persona
 from pgstate.servers.local import LocalServer, embedded_bin_dir, ensure_server, stop_server
 from run import ROOT, VENV_BIN, clean_env, write_section  # bench/run.py: the script's own folder
 
@@ -196,13 +197,10 @@ _uuid: dict[int, str] = {}
 
 
 def become_user(conn: psycopg.Connection[Any]) -> None:
-    """The serving role with the user's claims, both ways Supabase has set them (the JSON and one per claim)."""
-    user = _user_uuid(conn)
+    """The serving role with the user's claims, set as the advisor sets them (the JSON and one per claim)."""
+    claims = json.dumps({"sub": _user_uuid(conn), "email": USER_EMAIL, "role": "authenticated"})
+    Persona("authenticated", claims).set_claims(conn)
     conn.execute("SET LOCAL ROLE authenticated")
-    claims = json.dumps({"sub": user, "email": USER_EMAIL, "role": "authenticated"})
-    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [claims])
-    conn.execute("SELECT set_config('request.jwt.claim.sub', %s, true)", [user])
-    conn.execute("SELECT set_config('request.jwt.claim.email', %s, true)", [USER_EMAIL])
 
 
 def _user_uuid(conn: psycopg.Connection[Any]) -> str:

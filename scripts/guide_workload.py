@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from pgstate.advice.explain import Persona
+
 USER_EMAIL = "user1@example.com"
 CLAIMS = json.dumps({"sub": "00000000-0000-0000-0000-000000000001", "email": USER_EMAIL, "role": "authenticated"})
 
@@ -33,9 +35,8 @@ def run(conn: psycopg.Connection[Any], rounds: int = 20) -> None:
         for text, name in QUERIES:
             conn.execute(text, _parameters(conn, name, number))  # type: ignore[arg-type]  # a query of this module
         with conn.transaction():
+            Persona("authenticated", CLAIMS).set_claims(conn)  # as the advisor plans: JSON and one per claim
             conn.execute("SET LOCAL ROLE authenticated")
-            conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [CLAIMS])
-            conn.execute("SELECT set_config('request.jwt.claim.email', %s, true)", [USER_EMAIL])
             conn.execute("SELECT id FROM interviews WHERE created_at > now() - %s::interval", [f"{30 + number} days"])
 
 
