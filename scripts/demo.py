@@ -144,6 +144,11 @@ def main() -> int:
         guide_workload.run(conn)
     if pgstate("advise", "--role", "authenticated", "--claims", guide_workload.CLAIMS, *desired, env=env) != 2:
         return 1
+    banner("11. a fleet: two tenant databases (copies of the 'before' one) and a streaming standby of the first")
+    import demo_fleet  # scripts/
+
+    if demo_fleet.run_fleet(ROOT, DEMO_DATABASE, banner) != 0:
+        return 1
     print("\nDemo done.")
     print(next_steps(demo_url, ROOT))
     return 0

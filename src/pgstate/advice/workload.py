@@ -86,13 +86,8 @@ def read_workload(conn: psycopg.Connection[Any], *, top: int, min_calls: int) ->
     """The workload in four statements whatever the number of tables: the server, the top statements (none when
     pg_stat_statements is not created here), the tables, the policies."""
     server = read_server(conn)
-    statements: list[Statement] = []
+    statements = read_statements(conn, top=top, min_calls=min_calls) if server.statements_created else []
     with conn.cursor(row_factory=dict_row) as cur:
-        if server.statements_created:
-            for row in cur.execute(query("workload"), {"min_calls": min_calls, "top": top}):
-                statements.append(
-                    Statement(row["query"], row["calls"], row["total_exec_time"], row["mean_exec_time"], row["rolname"])
-                )
         tables = {}
         for row in cur.execute(query("tables")):
             name = QualifiedName(row["schema"], row["name"])
@@ -108,6 +103,32 @@ def read_workload(conn: psycopg.Connection[Any], *, top: int, min_calls: int) ->
             )
         policies = list(cur.execute(query("policies")))
     return Workload(server, statements, tables, policies)
+
+
+def read_statements(conn: psycopg.Connection[Any], *, top: int, min_calls: int) -> list[Statement]:
+    """The top statements of this server's pg_stat_statements (a standby's are its own: the reads it served)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [
+            Statement(row["query"], row["calls"], row["total_exec_time"], row["mean_exec_time"], row["rolname"])
+            for row in cur.execute(query("workload"), {"min_calls": min_calls, "top": top})
+        ]
+
+
+def joined(top: int, *workloads: list[Statement]) -> list[Statement]:
+    """The statements of several servers (a primary and its standbys) as one workload: the same normalised text
+    run by the same role is one statement, its calls and time summed; the ``top`` by total time."""
+    calls: dict[tuple[str, str | None], int] = {}
+    total: dict[tuple[str, str | None], float] = {}
+    for statements in workloads:
+        for statement in statements:
+            key = (statement.text, statement.role)
+            calls[key] = calls.get(key, 0) + statement.calls
+            total[key] = total.get(key, 0.0) + statement.total_ms
+    found = [
+        Statement(text, calls[text, role], total[text, role], total[text, role] / max(calls[text, role], 1), role)
+        for text, role in calls
+    ]
+    return sorted(found, key=lambda statement: -statement.total_ms)[:top]
 
 
 def role_timeouts(conn: psycopg.Connection[Any], roles: list[str]) -> dict[str, str | None]:

@@ -74,7 +74,8 @@ def read_server(cur: psycopg.Cursor[Any]) -> ServerFacts:
     row = cur.fetchone()
     if row is None:
         return ServerFacts(0, "", "")
-    version, search_path, database, user, has_records, max_locks, generation, parse_settings, writable = row
+    version, search_path, database, user, has_records, max_locks, generation, parse_settings, writable = row[:9]
+    in_recovery, read_only = row[9:]
     return ServerFacts(
         int(version),
         str(search_path),
@@ -85,6 +86,8 @@ def read_server(cur: psycopg.Cursor[Any]) -> ServerFacts:
         None if generation is None else str(generation),
         bool(writable),
         str(parse_settings),
+        bool(in_recovery),
+        bool(read_only),
     )
 
 

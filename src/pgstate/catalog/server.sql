@@ -56,5 +56,8 @@ SELECT current_setting('server_version_num')::int AS server_version,
        CASE WHEN cache.present THEN  -- CASE: has_table_privilege raises on a table that does not exist
            NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'
            AND has_table_privilege('pgstate.canonical_forms', 'INSERT')
-       ELSE false END AS canonical_writable
+       ELSE false END AS canonical_writable,
+       -- a hot standby, or a read-only session: the sandbox's temporary objects cannot be made here
+       pg_is_in_recovery() AS in_recovery,
+       current_setting('default_transaction_read_only') = 'on' AS read_only
 FROM (SELECT to_regclass('pgstate.canonical_forms') IS NOT NULL AS present) cache

@@ -11,6 +11,7 @@ import psycopg
 
 from ..db.connection import scrub
 from ..errors import ExitCode, PgstateError
+from .fleet import write_failed_result
 from .parser import build_parser
 from .settings import settle
 from .verbs import VERBS
@@ -35,26 +36,27 @@ def main(argv: list[str] | None = None) -> int:
     except PgstateError as error:
         print(f"pgstate: {_scrubbed(error.render(), secrets)}", file=sys.stderr)
         _traceback(args.verbose, secrets)
+        write_failed_result(args, _scrubbed(error.render(), secrets), int(error.exit_code))
         return int(error.exit_code)
     except psycopg.Error as error:
         print(f"pgstate: database error: {_scrubbed(str(error).strip(), secrets)}", file=sys.stderr)
         _traceback(args.verbose, secrets)
+        write_failed_result(args, f"database error: {_scrubbed(str(error).strip(), secrets)}", int(ExitCode.ERROR))
         return int(ExitCode.ERROR)
     except OSError as error:  # a file pgstate was told to read or write (--out into a missing folder, ...)
         where = f" {error.filename}" if error.filename else ""
         print(f"pgstate: cannot use{where}: {error.strerror or error}", file=sys.stderr)
         _traceback(args.verbose, secrets)
+        write_failed_result(args, f"cannot use{where}: {error.strerror or error}", int(ExitCode.ERROR))
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
         print("pgstate: interrupted", file=sys.stderr)
         return int(ExitCode.ERROR)
     except Exception as error:  # a bug of pgstate's: one line for people, the traceback with --verbose
-        print(
-            f"pgstate: internal error: {_scrubbed(f'{type(error).__name__}: {error}', secrets)}"
-            " (run again with --verbose for the traceback, and report it)",
-            file=sys.stderr,
-        )
+        message = f"internal error: {_scrubbed(f'{type(error).__name__}: {error}', secrets)}"
+        print(f"pgstate: {message} (run again with --verbose for the traceback, and report it)", file=sys.stderr)
         _traceback(args.verbose, secrets)
+        write_failed_result(args, message, int(ExitCode.ERROR))
         return int(ExitCode.ERROR)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ..errors import ExitCode, PgstateError
 from .settings import default_schema
@@ -25,7 +26,13 @@ def advise(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
             raise PgstateError(
                 f"--claims is not JSON: {error}", hint='e.g. --claims \'{"sub": "<user id>"}\''
             ) from None
-    options = Options(args.top, args.min_calls, args.max_indexes, Persona(args.role, args.claims))
+    options = Options(
+        args.top,
+        args.min_calls,
+        args.max_indexes,
+        Persona(args.role, args.claims),
+        standby_statements=_standby_workloads(args, secrets),
+    )
     workload = None
     if args.prove:
         workload = _prove_workload(args)
@@ -97,3 +104,36 @@ def _refuse_production(args: argparse.Namespace, url: str) -> None:
             f"--prove on the database {source} names, the configured target of apply",
             hint="run it against a staging copy (--database-url), or pass --force if this is not production",
         )
+
+
+def _standby_workloads(args: argparse.Namespace, secrets: list[str]) -> tuple[tuple[Any, ...], ...]:
+    """The workloads of the standbys pgstate.toml lists for --target (reads often run on replicas): each one's
+    own pg_stat_statements, joined with the primary's. A standby whose variable is not set is left out, saying so."""
+    from ..advice.workload import read_server, read_statements
+    from ..db.connection import connect
+    from ..fleet.targets import targets_of
+
+    target = getattr(args, "target_settings", None)
+    if target is None:
+        return ()
+    found = []
+    for standby in targets_of(args.settings):
+        if standby.primary != target.name:
+            continue
+        try:
+            url = standby.url(args.settings)
+        except PgstateError as unset:
+            print(f"pgstate: note: {unset.message}: its workload is left out", file=sys.stderr)
+            continue
+        secrets.append(url)
+        with connect(url) as conn:
+            server = read_server(conn)
+            if not (server.statements_created and server.statements_preloaded):
+                print(f"pgstate: note: standby {standby.name} keeps no pg_stat_statements: left out", file=sys.stderr)
+                continue
+            statements = tuple(read_statements(conn, top=args.top, min_calls=args.min_calls))
+        print(
+            f"pgstate: joined the workload of standby {standby.name}: {len(statements)} statement(s)", file=sys.stderr
+        )
+        found.append(statements)
+    return tuple(found)

@@ -115,12 +115,34 @@ VERB_HELP: dict[str, VerbHelp] = {
         ("pgstate status",),
         ((0, "in sync"), (2, "not in sync"), ERROR),
     ),
+    "targets": VerbHelp(
+        "The targets of pgstate.toml's [targets.NAME] tables, wave after wave (canary, then 1, 2, ...), or the"
+        " strategy.matrix of one wave for GitHub Actions: names and variable names only, never a URL.",
+        (
+            "pgstate targets",
+            "pgstate targets --format github-matrix --wave canary",
+            "pgstate targets --format json --wave 1   # its count: an Indexed Job's completions",
+        ),
+        ((0, "shown"), ERROR),
+    ),
+    "fleet-report": VerbHelp(
+        "Join the result files of a fleet's jobs (plan, drift or apply --result FILE) into one report: failures"
+        " first, then the targets grouped by their drift fingerprint, as text, markdown or Prometheus series with"
+        " a target label. A configured target without a result counts as a failure (--expect none: not).",
+        (
+            "pgstate fleet-report results/",
+            "pgstate fleet-report results/*.json --format markdown >> $GITHUB_STEP_SUMMARY",
+            "pgstate fleet-report results/ --format prometheus --out /var/lib/node_exporter/textfile/fleet.prom",
+        ),
+        ((0, "every target in sync"), (2, "drift (and no failure)"), (1, "a target failed or did not report")),
+    ),
 }
 
 ENVIRONMENT = (
     "Options may also come before the verb. Defaults come from pgstate.toml, found upward from the working"
-    " directory; options override it. The URL comes from --database-url, else $PGSTATE_DATABASE_URL, else the"
-    " variable pgstate.toml's url_env names (else $DATABASE_URL); with none, an embedded PostgreSQL is used."
+    " directory; options override it. The URL comes from --database-url, else the variable of --target's target,"
+    " else $PGSTATE_DATABASE_URL, else the variable pgstate.toml's url_env names (else $DATABASE_URL); with none, an"
+    " embedded PostgreSQL is used."
 )
 
 

@@ -20,6 +20,7 @@ WAIT_AS_LONG_AS_IT_TAKES = "forever"  # --wait without a duration
 # A concurrent build waits out every transaction older than it, anywhere in the database; it holds only SHARE
 # UPDATE EXCLUSIVE on its table meanwhile, which no query's lock conflicts with: it may wait longer than a lock.
 DEFAULT_BUILD_WAIT = "1min"
+DEFAULT_REPLICA_LAG_BUDGET = "30s"
 MAX_LOCK_TIMEOUT_S = 86_400
 BACKUP_DIR_HELP = (
     "where dumps go: pgstate.toml's backup_dir, else ~/.local/state/pgstate/backups; refused inside a git work tree"
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--desired", type=Path, help="desired directory (pgstate.toml's desired, else ./desired)")
         sub.add_argument("--config", type=Path, metavar="FILE", help="pgstate.toml to read (else found upward)")
         sub.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
+        _target_options(sub)
         if database:
             sub.add_argument("--database-url", type=text, help="else $PGSTATE_DATABASE_URL, $DATABASE_URL, or embedded")
             sub.add_argument(
@@ -143,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also list what the desired files change since git REF, and (markdown) split the steps into the ones"
         " those changes cause and the ones that were already different",
     )
+    _result_option(plan)
     plan.add_argument(
         "--lint",
         action="store_true",
@@ -163,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow steps that widen or change who can see or change rows (RLS off, policies)",
     )
     apply.add_argument("--backup-dir", type=Path, help=BACKUP_DIR_HELP)
+    _result_option(apply)
+    apply.add_argument(
+        "--replica-lag-budget",
+        type=duration,
+        default=DEFAULT_REPLICA_LAG_BUDGET,
+        metavar="DURATION",
+        help="how far behind a standby of the database may fall: a concurrent index build waits while one is"
+        " further behind, and the run ends by waiting, at most this long, for every standby to replay its last"
+        f" commit ({DEFAULT_REPLICA_LAG_BUDGET})",
+    )
     apply.add_argument(
         "--backup",
         choices=["auto", "full"],
@@ -184,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="count information as drift (exit 2): undeclared indexes of managed tables without prune_indexes",
     )
+    _result_option(drift)
     history = verbs.add_parser("history", help="the recorded runs; `history RUN` one in full")
     common(history, formats=("text", "json"))
     history.add_argument("run", nargs="?", type=int, help="a run id")
@@ -250,8 +264,52 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("--workload", type=Path, metavar="FILE", help="concrete queries for --prove, each ending in ;")
     advise.add_argument("--rounds", type=non_negative, default=5, help="timed runs of the workload for --prove (5)")
     advise.add_argument("--force", action="store_true", help="--prove even on the configured (production) database")
+    _fleet_verbs(verbs)
     describe_verbs(verbs)
     return parser
+
+
+def _target_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--target", type=text, metavar="NAME", help="the target of pgstate.toml's [targets.NAME]")
+    sub.add_argument(
+        "--target-index",
+        type=non_negative,
+        metavar="N",
+        help="the N-th target (from 0) of --wave, else of the fleet, as `pgstate targets` lists them: a Kubernetes"
+        " Indexed Job's $JOB_COMPLETION_INDEX",
+    )
+    sub.add_argument("--wave", type=text, metavar="WAVE", help="with --target-index: count within this wave")
+
+
+def _result_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--result",
+        type=Path,
+        metavar="FILE",
+        help="also write this run's result for `pgstate fleet-report` (JSON), also when it fails",
+    )
+
+
+def _fleet_verbs(verbs: Any) -> None:
+    targets = verbs.add_parser("targets", help="the configured targets, or the CI matrix of a wave")
+    targets.add_argument("--format", choices=("text", "json", "github-matrix"), default="text")
+    targets.add_argument("--wave", type=text, metavar="WAVE", help="only this wave's targets")
+    targets.add_argument("--config", type=Path, metavar="FILE", help="pgstate.toml to read (else found upward)")
+    targets.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
+    report = verbs.add_parser(
+        "fleet-report", help="join per-target results (--result files) into one report (exit 2 drift, 1 failures)"
+    )
+    report.add_argument("files", nargs="+", type=Path, metavar="FILE", help="result files, or directories of them")
+    report.add_argument("--format", choices=("text", "markdown", "json", "prometheus"), default="text")
+    report.add_argument("--out", type=Path, metavar="FILE", help="write the report to FILE, atomically")
+    report.add_argument(
+        "--expect",
+        choices=("all", "none"),
+        default="all",
+        help="all: a configured target without a result is a failure (a job that never ran); none: only the files",
+    )
+    report.add_argument("--config", type=Path, metavar="FILE", help="pgstate.toml to read (else found upward)")
+    report.add_argument("--verbose", action="store_true", help="tracebacks and more detail")
 
 
 def _embedded_verb(verbs: Any) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from ..backup.location import default_backup_root
 from ..config import Config, load_config, url_from_environment
 from ..db.patience import DEFAULT_LOCK_TIMEOUT, DEFAULT_RETRIES
+from ..errors import PgstateError
+from ..fleet.targets import Target, chosen_target
 
 WITHOUT_CONFIG = frozenset({"show", "embedded"})
 
@@ -18,6 +20,7 @@ def settle(args: argparse.Namespace, cwd: Path) -> Config:
     files nor a database (``show``, ``embedded``: ``make clean`` runs one) do not read it, so a broken file
     cannot stop them."""
     config = Config() if args.verb in WITHOUT_CONFIG else load_config(getattr(args, "config", None), cwd)
+    args.target_settings = _target(args, config)
     defaults = {
         "desired": (config.desired, Path("desired")),
         "lock_timeout": (config.lock_timeout, DEFAULT_LOCK_TIMEOUT),
@@ -31,10 +34,33 @@ def settle(args: argparse.Namespace, cwd: Path) -> Config:
     return config
 
 
+def _target(args: argparse.Namespace, config: Config) -> Target | None:
+    """The target of --target or --target-index; its desired directory (its own, or an overlay merged over the
+    configured one) fills --desired unless that was given."""
+    target = chosen_target(
+        config, getattr(args, "target", None), getattr(args, "target_index", None), getattr(args, "wave", None)
+    )
+    args.overlay = None
+    if target is None:
+        return None
+    if getattr(args, "database_url", None):
+        raise PgstateError(
+            f"--database-url and --target {target.name} both say which database",
+            hint=f"give one: the target's URL is read from ${target.url_env}",
+        )
+    if getattr(args, "desired", "absent") is None and target.desired is not None:
+        args.desired = target.desired
+    args.overlay = target.overlay
+    return target
+
+
 def configured_url(args: argparse.Namespace) -> str | None:
-    """--database-url, else $PGSTATE_DATABASE_URL, else the variable pgstate.toml names (else $DATABASE_URL)."""
+    """--database-url, else the --target's variable, else $PGSTATE_DATABASE_URL, else the variable pgstate.toml
+    names (else $DATABASE_URL)."""
     if args.database_url:
         return str(args.database_url)
+    if getattr(args, "target_settings", None) is not None:
+        return str(args.target_settings.url(args.settings))
     url, _ = url_from_environment(args.settings)
     return url
 
@@ -47,7 +73,6 @@ def default_schema(args: argparse.Namespace) -> str | None:
     if not hasattr(args, "database_url"):
         return None
     from ..db.urls import connection_target
-    from ..errors import PgstateError
 
     try:
         url = configured_url(args)

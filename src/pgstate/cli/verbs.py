@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ from ..db.pooler import refuse_declared_pooler, say_pooler_notice
 from ..errors import ExitCode, PgstateError
 from ..planning.plan import Plan
 from ..report import plan as plan_render
+from .fleet import (
+    fleet_report,
+    primary_connection,
+    refuse_standby_target,
+    targets,
+    write_apply_result,
+    write_drift_result,
+    write_plan_result,
+)
 from .settings import configured_url, default_schema
 
 PLAN_FORMATS: dict[str, Callable[[Plan, psycopg.Connection[Any] | None], str]] = {
@@ -37,7 +47,7 @@ def connect_configured(args: argparse.Namespace, secrets: list[str]) -> tuple[st
 def validate(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..pipeline import load_desired
 
-    specs = load_desired(args.desired, default_schema=default_schema(args))
+    specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
     print(f"{len(specs.files)} file(s), {len(specs.documents)} document(s): valid")
     return ExitCode.OK
 
@@ -50,15 +60,23 @@ def plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..report.terminal import console_for, write
 
     # bad input is refused before any connection
-    specs = load_desired(args.desired, default_schema=default_schema(args))
+    specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
     changes = None
     if args.base is not None:
         from ..source.changes import changes_since
 
         changes = changes_since(args.desired, args.base, default_schema=default_schema(args))
     _, conn = connect_configured(args, secrets)
-    with conn:
-        state, found = plan_for(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries, keep_refusals=True)
+    with conn, ExitStack() as stack:
+        primary = primary_connection(args, stack, secrets)
+        state, found = plan_for(
+            conn,
+            specs,
+            lock_timeout=args.lock_timeout,
+            retries=args.retries,
+            keep_refusals=True,
+            canonicalize_on=primary,
+        )
         findings = None
         if args.lint:
             from ..lint import LintInput, read_lint_facts, run_lint
@@ -77,7 +95,9 @@ def plan(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
                 "markdown": plan_review.review_markdown,
             }[args.format]
             sys.stdout.write(render(review, conn))
-    return ExitCode.CHANGES if found.differs else ExitCode.OK
+    code = ExitCode.CHANGES if found.differs else ExitCode.OK
+    write_plan_result(args, found, code)
+    return code
 
 
 def show(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
@@ -104,7 +124,8 @@ def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..execution.options import ApplyOptions
     from ..pipeline import load_desired
 
-    specs = load_desired(args.desired, default_schema=default_schema(args))
+    refuse_standby_target(args, "apply")
+    specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
     check_backup_root(args.backup_dir)
     target = resolve_target(configured_url(args), Path.cwd())
     refuse_declared_pooler(target, "apply")
@@ -122,13 +143,17 @@ def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         build_wait=args.build_wait,
         backup_dir=args.backup_dir,
         full_backup=args.backup == "full",
+        replica_lag_budget=args.replica_lag_budget,
     )
     outcome = apply(url, specs, options, say=_say(args), confirm=_confirmation(args))
+    replicas = _standbys_after(url, args) if outcome.run_id is not None else []
+    write_apply_result(args, outcome.run_id, outcome.exit_code, replicas)
     if args.format == "json":
         result = {
             "run_id": outcome.run_id,
             "status": "applied" if outcome.run_id else "no changes",
             "plan": outcome.plan.to_json(None),
+            "replicas": [lag.to_json() for lag in replicas],
         }
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
     elif outcome.run_id is None:
@@ -136,6 +161,17 @@ def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     else:
         print(f"Applied {len(outcome.plan.steps)} step(s) as run {outcome.run_id}; verified: no drift remains.")
     return outcome.exit_code
+
+
+def _standbys_after(url: str, args: argparse.Namespace) -> list[Any]:
+    """Wait (at most --replica-lag-budget) for the primary's standbys to replay the run, and say how each did."""
+    from ..fleet.replicas import wait_for_standbys
+
+    with connect(url) as conn:
+        lags = wait_for_standbys(conn, args.replica_lag_budget)
+    for lag in lags:
+        _say(args)(("" if lag.caught_up or not lag.visible else "warning: ") + lag.describe())
+    return lags
 
 
 def _say(args: argparse.Namespace) -> Callable[[str], None]:
@@ -172,10 +208,13 @@ def drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..report.terminal import console_for, write
 
     try:
-        specs = load_desired(args.desired, default_schema=default_schema(args))
+        specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
         _, conn = connect_configured(args, secrets)
-        with conn:
-            state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
+        with conn, ExitStack() as stack:
+            primary = primary_connection(args, stack, secrets)
+            state = read_state(
+                conn, specs, lock_timeout=args.lock_timeout, retries=args.retries, canonicalize_on=primary
+            )
             report = drift_report(conn, state.context, args.desired, strict=args.strict)
     except Exception:
         if args.format == "prometheus":
@@ -191,7 +230,9 @@ def drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
             "prometheus": drift_formats.drift_prometheus,
         }[args.format]
         _drift_output(args.out, render(report))
-    return ExitCode.CHANGES if report.drift else ExitCode.OK
+    code = ExitCode.CHANGES if report.drift else ExitCode.OK
+    write_drift_result(args, report, code)
+    return code
 
 
 def status(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
@@ -202,10 +243,11 @@ def status(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..report.status import status_line
     from ..report.terminal import console_for, write
 
-    specs = load_desired(args.desired, default_schema=default_schema(args))
+    specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
     _, conn = connect_configured(args, secrets)
-    with conn:
-        state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries)
+    with conn, ExitStack() as stack:
+        primary = primary_connection(args, stack, secrets)
+        state = read_state(conn, specs, lock_timeout=args.lock_timeout, retries=args.retries, canonicalize_on=primary)
         report = drift_report(conn, state.context, args.desired)
         last = None
         if runs.history_exists(conn):
@@ -250,7 +292,7 @@ def lint(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..lint import LintInput, has_errors, read_lint_facts, run_lint
     from ..pipeline import load_desired, plan_for, read_state
 
-    specs = load_desired(args.desired, default_schema=default_schema(args))
+    specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
     url = configured_url(args)
     lint_input = LintInput(list(specs.documents), None, None)
     facts = None
@@ -317,6 +359,7 @@ def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..execution.options import ApplyOptions
     from ..history.rollback import RollbackOptions, rollback
 
+    refuse_standby_target(args, "rollback")
     check_backup_root(args.backup_dir)
     target = resolve_target(configured_url(args), Path.cwd())
     refuse_declared_pooler(target, "rollback")
@@ -404,6 +447,8 @@ from .advise import advise  # noqa: E402  # the verb imports connect_configured 
 
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
     "advise": advise,
+    "targets": targets,
+    "fleet-report": fleet_report,
     "export": export,
     "history": history,
     "rollback": rollback,

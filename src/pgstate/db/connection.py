@@ -93,7 +93,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise PgstateError(
             f"cannot connect to {describe(url)}: {scrub(message, url)}",
-            hint="check --database-url, $PGSTATE_DATABASE_URL or $DATABASE_URL",
+            hint="check --database-url (or the variable of --target's target), $PGSTATE_DATABASE_URL or $DATABASE_URL",
         ) from None
     try:
         pooled = behind_pooler(conn)

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from ..db.connection import connect
 from ..db.pooler import refuse_transaction_pooler
+from ..db.recovery import refuse_standby
 from ..db.sqlexec import execute
 from ..errors import ApplyFailed, ExitCode, PgstateError, Refused
 from ..history import runs
@@ -58,6 +59,7 @@ Confirm = Callable[[Plan, psycopg.Connection[Any]], bool]
 def apply(url: str, desired: SpecSet, options: ApplyOptions, *, say: Say, confirm: Confirm) -> ApplyOutcome:
     """Apply the desired state; returns the outcome, raises Refused (exit 3) or ApplyFailed (exit 1)."""
     with connect(url) as control, connect(url) as work:
+        refuse_standby(work, "rollback" if options.rollback_of is not None else "apply")
         # First, before a session setting or the lock could be left on a pooled server session (db.pooler).
         refuse_transaction_pooler(url, work, "rollback" if options.rollback_of is not None else "apply")
         # The session settings are checked by the server before anything else happens (a bad --lock-timeout).

@@ -83,6 +83,10 @@ class Executor:
     def run_outside_transaction(self, changes: list[Step], *, undo_on_failure: bool) -> None:
         for change in changes:
             interrupts.check()
+            if change.action is Action.BUILD_INDEX and self.options.replica_lag_budget is not None:
+                from ..fleet.replicas import throttle
+
+                throttle(self.work, self.options.replica_lag_budget, self.say)
             if undo_on_failure:
                 # Recorded before it runs: an interruption mid-build must drop what it half made.
                 self.built.append(change)

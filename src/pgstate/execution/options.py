@@ -27,5 +27,7 @@ class ApplyOptions:
     full_backup: bool = False  # --backup full: dump the whole database first
     # How long a concurrent build may wait out older transactions (a duration); None: lock_timeout, like the rest.
     build_wait: str | None = None
+    # How far behind a standby may fall (a duration): a concurrent build waits while one is further behind.
+    replica_lag_budget: str | None = None
     rollback_of: int | None = None  # this apply is the rollback of that run
     restoration: Restoration | None = None  # a rollback's steps that restore from the run's backup

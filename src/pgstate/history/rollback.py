@@ -25,6 +25,7 @@ from ..backup.tools import DumpTool
 from ..backup.values import ValueRestore
 from ..db.connection import connect
 from ..db.pooler import refuse_transaction_pooler
+from ..db.recovery import refuse_standby
 from ..errors import PgstateError, Refused
 from ..execution.apply import ApplyOutcome, Confirm, Say, apply
 from ..execution.options import ApplyOptions
@@ -53,7 +54,8 @@ def rollback(url: str, run_id: int, options: RollbackOptions, *, say: Say, confi
     """Plan the return to the state before run ``run_id`` (with what only its backup holds), show it, and after
     the confirmation carry it out as a recorded run of its own. Nothing changes before the confirmation."""
     with connect(url) as conn:
-        refuse_transaction_pooler(url, conn, "rollback")  # before reading the run: apply would refuse it anyway
+        refuse_standby(conn, "rollback")  # before reading the run: apply would refuse it anyway
+        refuse_transaction_pooler(url, conn, "rollback")
         found = runs.read_runs(conn, run_id)
         if not found:
             raise PgstateError(f"there is no run {run_id} in pgstate.runs", hint="list them with `pgstate history`")

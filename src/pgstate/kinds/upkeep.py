@@ -86,7 +86,9 @@ class UpkeepKind(Kind[MaintenanceSpec, object]):
         ]
 
     def read(self, reader: Reader, specs: Sequence[MaintenanceSpec]) -> UpkeepLive:
-        if not specs:
+        if not specs or reader.server.in_recovery:
+            # A standby's activity statistics are its own (ANALYZE on the primary updates the primary's), and it
+            # can run no upkeep: upkeep is the primary's. INVALID indexes replicate, and are still reported.
             return UpkeepLive({})
         statistics = {
             reader.oids[oid]: Statistics(last_analyzed, int(live), int(dead))

@@ -25,6 +25,13 @@ class ServerFacts:
     canonical_generation: str | None = None  # the canonical-form cache's generation; None: there is no cache
     canonical_writable: bool = False  # this session may add to the cache
     parse_settings: str = ""  # DateStyle, IntervalStyle, TimeZone, standard_conforming_strings (server.sql)
+    in_recovery: bool = False  # a hot standby: nothing can be created or changed here
+    read_only: bool = False  # the session's transactions are read-only (default_transaction_read_only)
+
+    @property
+    def writable(self) -> bool:
+        """Whether this session can create the sandbox's temporary objects (and apply anything)."""
+        return not (self.in_recovery or self.read_only)
 
 
 @dataclass(frozen=True)

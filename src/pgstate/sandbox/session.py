@@ -57,6 +57,21 @@ def _location_order(problem: PgstateError) -> tuple[str, int, int]:
     return (loc.file, loc.line, loc.column) if loc else ("", 0, 0)
 
 
+class SandboxUnavailable(PgstateError):
+    """The desired state has fragments only the server can compare (a type, a function body, a view's query, an
+    expression), and this session cannot create the temporary objects that takes."""
+
+    def __init__(self, standby: bool):
+        where = "a hot standby" if standby else "a read-only session"
+        super().__init__(
+            f"this database is {where}: pgstate cannot have the server parse the desired state's types,"
+            " expressions and bodies here (that needs temporary objects, which a standby or read-only transaction"
+            " refuses), and the primary's cache does not know them",
+            hint="plan against the primary once with write access (apply and plan fill the cache a standby reads),"
+            ' or give the target its primary in pgstate.toml (primary = "NAME") so that pgstate parses there',
+        )
+
+
 class NotASingleExpression(Exception):
     def __init__(self, message: str, location: SourceLocation):
         super().__init__(message)
@@ -77,8 +92,19 @@ def server_message(error: psycopg.Error) -> str:
 class Sandbox:
     """The rolled-back transaction, opened on first use; what kinds canonicalised so far; the live state."""
 
-    def __init__(self, conn: psycopg.Connection[Any], live: LiveState, lock_timeout: str, *, sources: Any = None):
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        live: LiveState,
+        lock_timeout: str,
+        *,
+        sources: Any = None,
+        elsewhere: bool = False,
+    ):
+        # ``elsewhere``: ``conn`` is not the live database's but its primary's (plan on a hot standby): the same
+        # catalog, oids included, since a standby replays its primary's WAL, in a server that can create things.
         self.conn = conn
+        self.elsewhere = elsewhere
         # what kinds look up before they ask the server; ``sources``: what else the sandbox is given to parse in
         self.cache = CanonicalCache(conn, live.server, sources)
         self.live = live
@@ -95,6 +121,8 @@ class Sandbox:
     @property
     def cur(self) -> psycopg.Cursor[Any]:
         if self._cursor is None:
+            if not (self.elsewhere or self.live.server.writable):
+                raise SandboxUnavailable(self.live.server.in_recovery)
             stack = ExitStack()
             stack.enter_context(self.conn.transaction(force_rollback=True))
             cursor = stack.enter_context(self.conn.cursor())
@@ -131,6 +159,15 @@ class Sandbox:
     ) -> list[Any]:
         self.cur.execute(statement, params, binary=True)
         return self.cur.fetchall()
+
+    def catalog_rows(self, statement: sql.SQL | sql.Composed, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """A read of the live catalog that needs no temporary object: in the sandbox's transaction when it is
+        open, else on its own, so that a session that cannot create anything (a standby) can still ask."""
+        if self.opened:
+            return self.rows(statement, params)
+        with self.conn.cursor() as cur:
+            cur.execute(statement, params, binary=True)
+            return cur.fetchall()
 
     # --- rounds ----------------------------------------------------------------------------------------------
 

@@ -480,7 +480,9 @@ def _owners(
     if not names:
         return {}
     wanted = sorted(names)
-    rows = sandbox.rows(query("relations"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]})
+    rows = sandbox.catalog_rows(
+        query("relations"), {"schemas": [n.schema for n in wanted], "names": [n.name for n in wanted]}
+    )
     owners = {}
     for schema, name, relkind, table_schema, table_name in rows:
         if relkind in ("i", "I"):
