@@ -27,7 +27,10 @@ lint: $(STAMP) ## ruff and mypy (strict)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 
+# hypopg 1.4 for the wheel's PostgreSQL 18 first (scripts/build_hypopg.py: Debian's source tarball, checked, built
+# with the wheel's PGXS into .venv/; once). Without network it says so and the tests that need it are skipped.
 test: lint ## lint, then the whole suite against real PostgreSQL 18 and 15 servers it starts itself
+	$(BIN)/python scripts/build_hypopg.py
 	$(BIN)/pytest -n 2 -q
 
 # The round-trip laws over many fresh generated examples per kind and server (make test runs 5, derandomised),

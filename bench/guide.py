@@ -257,25 +257,30 @@ def proposed_keys(index: dict[str, Any]) -> list[str]:
 
 
 def matches(proposal: dict[str, Any], step: dict[str, Any]) -> bool:
-    """Whether ``proposal`` is the change ``step`` makes: an index with the same leading key on the same table, the
-    same column to jsonb, a policy of the same table, the same index dropped, the same setting."""
+    """Whether ``proposal`` is the change ``step`` makes, strictly: an index with the same key columns in the same
+    order on the same table, the same column to jsonb, the same policy rewritten, the same index dropped, the same
+    settings for the same role."""
     table = proposal["table"]["name"] if proposal["table"] else None
     on_table = table is not None and (f'"{table}"' in step["sql"] or f".{table} " in step["sql"])
     change = proposal["change"]
     if proposal["kind"] == "index":
         keys = proposed_keys(change["index"])
-        return (
-            step["action"] in ("build-index", "create-index") and on_table and keys[:1] == index_keys(step["sql"])[:1]
-        )
+        return step["action"] in ("build-index", "create-index") and on_table and keys == index_keys(step["sql"])
     if proposal["kind"] == "jsonb":
         return step["action"] == "alter-column-type" and on_table and change["column"] in step["sql"]
     if proposal["kind"] == "rls":
-        return "polic" in step["action"] and on_table
+        return "polic" in step["action"] and on_table and change["policy"] in step["sql"]
     if proposal["kind"] == "drop-index":
         return step["action"] == "drop-index" and change["drop_index"] in step["sql"]
+    role = change.get("role_setting", {}).get("role")
     settings = {**change.get("database_setting", {}), **change.get("role_setting", {})}
     names = [name for name in settings if name != "role"]
-    return "setting" in step["action"] and bool(names) and all(name in step["sql"] for name in names)
+    return (
+        "setting" in step["action"]
+        and bool(names)
+        and all(name in step["sql"] for name in names)
+        and (role is None or f'"{role}"' in step["sql"] or f" {role} " in step["sql"])
+    )
 
 
 def rediscovery(before_url: str, desired: Path) -> tuple[list[str], list[str], list[str]]:
@@ -294,7 +299,8 @@ def rediscovery(before_url: str, desired: Path) -> tuple[list[str], list[str], l
     found, missed = [], []
     used: set[int] = set()
     for step in steps:
-        hit = next((i for i, p in enumerate(advised["proposals"]) if matches(p, step)), None)
+        # Each proposal counts for one step at most.
+        hit = next((i for i, p in enumerate(advised["proposals"]) if i not in used and matches(p, step)), None)
         (found if hit is not None else missed).append(f"{step['action']}: {step['summary']}")
         if hit is not None:
             used.add(hit)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
 import re
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg import sql
 
 from pgstate.servers.local import LocalServer, debian_bin_dir, embedded_bin_dir
 
@@ -28,6 +31,49 @@ def server_bin_dir(server_id: str) -> Path | None:
     if server_id == "pg18":
         return embedded_bin_dir()
     return debian_bin_dir(15)
+
+
+HYPOPG18_MISSING = (
+    "hypopg 1.4 for PostgreSQL 18 is not built: `make test` builds it (scripts/build_hypopg.py), which needs"
+    " deb.debian.org and a C compiler"
+)
+# hypopg's own files on the servers: Debian's package for 15 (1.3.1 on bookworm, no hypopg_hide_index).
+HYPOPG15_CONTROL = Path("/usr/share/postgresql/15/extension/hypopg.control")
+
+
+def _hypopg_build() -> Any:
+    path = Path(__file__).parent.parent / "scripts" / "build_hypopg.py"
+    spec = importlib.util.spec_from_file_location("build_hypopg", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hypopg18_prefix() -> Path | None:
+    """Where scripts/build_hypopg.py installed hypopg 1.4 for the wheel's PostgreSQL 18; None when it is not built."""
+    prefix: Path | None = _hypopg_build().built()
+    return prefix
+
+
+def add_extension_prefix(server: LocalServer, prefix: Path) -> None:
+    """Let a PostgreSQL 18+ server find extensions installed under ``prefix`` (``share/extension``, ``lib``) as
+    well as its own, and wait until new sessions see it (a reload is asynchronous)."""
+    assert server.major >= 18, "extension_control_path came with PostgreSQL 18"
+    control = f"{prefix / 'share'}:$system"
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER SYSTEM SET extension_control_path = {}").format(sql.Literal(control)))
+        conn.execute(
+            sql.SQL("ALTER SYSTEM SET dynamic_library_path = {}").format(sql.Literal(f"{prefix / 'lib'}:$libdir"))
+        )
+        conn.execute("SELECT pg_reload_conf()")
+    for _ in range(200):
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            row = conn.execute("SELECT current_setting('extension_control_path')").fetchone()
+        if row is not None and row[0] == control:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not take extension_control_path = {control!r}")
 
 
 TEMPLATE_DB = "pgstate_template"  # each server's copy of the Supabase emulation; tests get copies of it

@@ -1,7 +1,9 @@
 """`pgstate advise` on real servers that collect a workload (pg_stat_statements preloaded): index candidates verified
-with hypopg on PostgreSQL 15 (Debian's postgresql-15-hypopg) and listed unverified on 18 (no hypopg there), unused
-and redundant indexes, json read as JSON, per-row calls in policies planned as the serving role, settings, and the
-proposals written back into desired files that keep their comments and plan to exactly the proposals."""
+with hypopg on PostgreSQL 15 (Debian's postgresql-15-hypopg 1.3.1) and 18 (hypopg 1.4.2 that `make test` builds with
+the wheel's PGXS, scripts/build_hypopg.py), listed unverified where it is missing; unused and redundant indexes
+(hidden with hypopg_hide_index where hypopg is 1.4, so that none a top statement needs is proposed); json read as
+JSON; per-row calls in policies planned as the serving role; settings; and the proposals written back into desired
+files that keep their comments and plan to exactly the proposals."""
 
 from __future__ import annotations
 
@@ -16,9 +18,13 @@ import pytest
 from psycopg import sql
 
 from pgharness import (
+    HYPOPG15_CONTROL,
+    HYPOPG18_MISSING,
     PG15_MISSING,
     SUPABASE_EMULATION,
     TestDatabase,
+    add_extension_prefix,
+    hypopg18_prefix,
     pgstate_json,
     run_pgstate_inprocess,
     server_bin_dir,
@@ -29,7 +35,7 @@ from pgstate.advice.proposals import Advice, Proposal
 from pgstate.servers.local import LocalServer, ensure_server, stop_server
 
 TEMPLATE = "pgstate_advise_template"
-HYPOPG = Path("/usr/share/postgresql/15/extension/hypopg.control")
+HYPOPG18 = hypopg18_prefix()
 
 APP = """
 CREATE TABLE "User" (id serial PRIMARY KEY, email text NOT NULL, "isPremium" boolean NOT NULL, credits int NOT NULL,
@@ -66,6 +72,8 @@ def advise_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     data = tmp_path_factory.mktemp(f"advise-{request.param}") / "data"
     server = ensure_server(bin_dir, data, fast=True, preload=("pg_stat_statements",))
     try:
+        if server.major >= 18 and HYPOPG18 is not None:
+            add_extension_prefix(server, HYPOPG18)
         with psycopg.connect(server.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
         with psycopg.connect(server.url(TEMPLATE), autocommit=True) as conn:
@@ -88,6 +96,16 @@ def app(advise_server: LocalServer, request: pytest.FixtureRequest) -> Iterator[
     finally:
         with psycopg.connect(advise_server.url(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def can_hide(db: TestDatabase) -> bool:
+    """Whether its hypopg has hypopg_hide_index (1.4+: the one built for 18, not Debian bookworm's 1.3.1)."""
+    return db.major >= 18 and HYPOPG18 is not None
+
+
+def has_hypopg(db: TestDatabase) -> bool:
+    """Whether the server offers hypopg (the advisor creates it in its rolled-back transaction)."""
+    return HYPOPG15_CONTROL.exists() if db.major == 15 else HYPOPG18 is not None
 
 
 def run_workload(db: TestDatabase, *, as_role: bool = False, times: int = 5) -> None:
@@ -127,16 +145,31 @@ def test_a_composite_index_for_a_lookup_newest_first(app: TestDatabase) -> None:
     assert proposal.change["index"]["columns"][:2] == ["userId", {"column": "createdAt", "order": "desc"}]
     evidence = proposal.evidence[0]
     assert "InterviewSession" in evidence.statement and evidence.calls == 5
-    if app.major == 15 and HYPOPG.exists():
+    if has_hypopg(app):
         assert advice.hypopg is not None and proposal.verified
         assert evidence.cost_before is not None and evidence.cost_after is not None
         assert evidence.cost_after < evidence.cost_before / 2  # the estimate, with the hypothetical index
     else:
-        assert advice.hypopg is None and not proposal.verified  # PostgreSQL 18 here has no hypopg
-        assert any("hypopg" in note and "install" in note.lower() for note in advice.notes)
+        assert advice.hypopg is None and not proposal.verified
     # Nothing stays: no index, no hypopg, no setting.
     assert app.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'InterviewSession'") == [(1,)]
     assert app.query("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'") == [(0,)]
+
+
+def test_without_hypopg_candidates_are_unverified_and_the_way_to_install_it_is_said(app: TestDatabase) -> None:
+    if app.major < 18:
+        pytest.skip("on 15 hypopg sits in the server's own directory: only 18's extension_control_path can hide it")
+    # This database's sessions look for extensions in the server's own directory only, where the wheel has none.
+    with app.connect() as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET extension_control_path = '$system'").format(sql.Identifier(app.name))
+        )
+    run_workload(app)
+    advice = run_advise(app)
+    proposal = session_index(advice)
+    assert advice.hypopg is None and not proposal.verified
+    assert proposal.evidence[0].cost_before is None and "unverified (no hypopg)" in proposal.reason
+    assert any("hypopg" in note and "apt install postgresql-NN-hypopg" in note for note in advice.notes)
 
 
 def test_json_read_as_json_becomes_jsonb(app: TestDatabase) -> None:
@@ -152,6 +185,8 @@ def test_unused_and_redundant_indexes_but_never_a_constraint_index(app: TestData
     assert set(drops) == {"User_credits_idx", "User_credits_email_idx"}  # neither scanned; the pkeys are kept
     assert "not scanned" in drops["User_credits_idx"].reason
     assert not drops["User_credits_idx"].verified  # statistics of minutes: not a week of the workload
+    if can_hide(app):  # and no top statement plans a read of "User" through them
+        assert all("hidden with hypopg, no top statement's estimate gets worse" in p.reason for p in drops.values())
 
 
 def test_a_redundant_index_in_use_is_named_for_its_wider_twin(app: TestDatabase) -> None:
@@ -165,9 +200,39 @@ def test_a_redundant_index_in_use_is_named_for_its_wider_twin(app: TestDatabase)
         conn.execute("SELECT pg_stat_force_next_flush()")
     scanned = app.query("SELECT indexrelname FROM pg_stat_user_indexes WHERE idx_scan > 0 AND relname = 'User'")
     assert {name for (name,) in scanned} >= {"User_credits_idx", "User_credits_email_idx"}
-    drops = {p.change["drop_index"]: p for p in of_kind(run_advise(app), "drop-index")}
-    assert set(drops) == {"User_credits_idx"}
-    assert drops["User_credits_idx"].reason.startswith("redundant: User_credits_email_idx starts with the same columns")
+    advice = run_advise(app)
+    drops = {p.change["drop_index"]: p for p in of_kind(advice, "drop-index")}
+    if not can_hide(app):
+        assert set(drops) == {"User_credits_idx"}
+        assert drops["User_credits_idx"].reason.startswith(
+            "redundant: User_credits_email_idx starts with the same columns"
+        )
+        return
+    # Hidden, the range read sorted by (credits, email) is estimated dearer: the planner prefers the narrow index
+    # and a sort there. Kept, and the note says which statement and by how much.
+    assert drops == {}
+    (note,) = [note for note in advice.notes if note.startswith("kept User_credits_idx")]
+    assert "redundant: User_credits_email_idx" in note and "WHERE credits < $1 ORDER BY credits, email" in note
+
+
+def test_hidden_with_hypopg_an_unused_index_a_top_statement_needs_is_kept(app: TestDatabase) -> None:
+    """Not scanned since the statistics were reset (it is new), but the workload's lookup would use it."""
+    if app.major < 18:
+        pytest.skip("hypopg_hide_index came with hypopg 1.4: Debian bookworm's postgresql-15-hypopg is 1.3.1")
+    if not can_hide(app):
+        pytest.skip(HYPOPG18_MISSING)
+    run_workload(app)
+    app.execute(
+        'CREATE INDEX "InterviewSession_userId_createdAt_idx" ON "InterviewSession" ("userId", "createdAt" DESC)'
+    )
+    app.execute('ANALYZE "InterviewSession"')
+    advice = run_advise(app)
+    drops = {p.change["drop_index"] for p in of_kind(advice, "drop-index")}
+    assert "InterviewSession_userId_createdAt_idx" not in drops and "User_credits_idx" in drops
+    (note,) = [note for note in advice.notes if note.startswith("kept InterviewSession_userId_createdAt_idx")]
+    assert "not scanned" in note and 'FROM "InterviewSession" WHERE "userId" = $1' in note
+    assert [p for p in of_kind(advice, "index") if p.table is not None and p.table.name == "InterviewSession"] == []
+    assert app.query("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'") == [(0,)]
 
 
 def test_policies_are_planned_as_the_serving_role(app: TestDatabase) -> None:
@@ -178,7 +243,10 @@ def test_policies_are_planned_as_the_serving_role(app: TestDatabase) -> None:
     (proposal,) = of_kind(as_user, "rls")
     assert proposal.change["policy"] == "own notes"
     assert proposal.change["using"] == "(user_id = (select auth.uid()))"
-    # and the compared column gets an index candidate once the call is made once per statement
+    # and the column the policy compares, without a leading index, gets one
+    (index,) = [p for p in of_kind(as_user, "index") if p.table is not None and p.table.name == "notes"]
+    assert index.change["index"]["columns"][0] == "user_id"
+    assert "the column that policy 'own notes' compares" in index.reason
     assert app.query("SELECT count(*) FROM pg_policy WHERE polname = 'own notes'") == [(1,)]  # unchanged
 
 

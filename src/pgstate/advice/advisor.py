@@ -70,7 +70,7 @@ def advise(conn: psycopg.Connection[Any], options: Options) -> Advice:
             proposals[:0] = _unverified(conn, workload, found, options.max_indexes)
         proposals += _jsonb(workload, read)
         proposals += _per_row_calls(workload, read)
-        proposals += _removals(conn, workload, read, costs, planner if _can_hide(hypopg) else None)
+        proposals += _removals(conn, workload, read, costs, planner if _can_hide(hypopg) else None, notes)
     return Advice(proposals, len(workload.statements), len(costs.planned), unplannable, hypopg, notes)
 
 
@@ -147,11 +147,31 @@ def _index_proposal(conn: psycopg.Connection[Any], workload: Workload, verified:
         "index",
         candidate.table,
         index_statement(candidate).as_string(conn),
-        f"{candidate.reason}; estimated {verified.gain:.0%} cheaper, weighted by calls{writes}",
+        f"{candidate.reason}{_policy_column(workload, candidate)}; estimated {verified.gain:.0%} cheaper, weighted by"
+        f" calls{writes}",
         True,
         {"index": _index_entry(conn, candidate)},
         _evidence(verified.uses, verified.before, verified.after),
     )
+
+
+def _policy_column(workload: Workload, candidate: Candidate) -> str:
+    """Says so when the index leads with a column a policy of its table compares: RLS adds that comparison to every
+    read of the table, so without such an index each one scans it whole."""
+    column = candidate.columns[0]
+    spelled = re.compile(
+        rf'"{re.escape(column)}"' if not re.fullmatch(r"[a-z_][a-z0-9_$]*", column) else rf"\b{re.escape(column)}\b"
+    )
+    names = [
+        policy["name"]
+        for policy in workload.policies
+        if QualifiedName(policy["schema"], policy["table"]) == candidate.table
+        and any(policy[clause] and spelled.search(policy[clause]) for clause in ("using", "with_check"))
+    ]
+    if not names:
+        return ""
+    quoted = ", ".join(repr(name) for name in names)
+    return f" (the column that policy {quoted} compares: RLS adds it to every read)"
 
 
 def _unverified(
@@ -169,7 +189,7 @@ def _unverified(
             "index",
             c.table,
             index_statement(c).as_string(conn),
-            f"{c.reason}; unverified (no hypopg)",
+            f"{c.reason}{_policy_column(workload, c)}; unverified (no hypopg)",
             False,
             {"index": _index_entry(conn, c)},
             _evidence(found[c], {}, {}),
@@ -256,7 +276,10 @@ def _removals(
     read: dict[Statement, list[Scan]],
     costs: Costs,
     planner: Planner | None,
+    notes: list[str],
 ) -> list[Proposal]:
+    """Unused and redundant indexes; with a ``planner`` (hypopg 1.4+) each is hidden first, and one that makes a top
+    statement's estimate worse is kept, with a note saying which statement and by how much."""
     since = workload.server.statistics_since
     age = datetime.datetime.now(datetime.UTC) - since
     proposals = []
@@ -288,13 +311,31 @@ def _removals(
                     after = hypothetical.replan(affected)
                 finally:
                     hypothetical.unhide(index)
-                if any(plan.cost > costs.planned[s].cost * (1 + WORSE) for s, plan in after.items()):
-                    continue  # a top statement needs it
+                worse = [
+                    (s, costs.planned[s].cost, p.cost)
+                    for s, p in after.items()
+                    if p.cost > costs.planned[s].cost * (1 + WORSE)
+                ]
+                if worse:
+                    notes.append(_needed(index, reasons[0], worse))
+                    continue
                 reasons.append("hidden with hypopg, no top statement's estimate gets worse")
             change = {"drop_index": index.name}
             why = "; ".join(reasons)
             proposals.append(Proposal("drop-index", table.name, f"drop index {index.name}", why, verified, change))
     return proposals
+
+
+def _needed(index: ExistingIndex, looks: str, worse: Sequence[tuple[Statement, float, float]]) -> str:
+    statement, before, after = max(worse, key=lambda found: found[2] / found[1] if found[1] else float("inf"))
+    text = " ".join(statement.text.split())
+    text = text if len(text) <= 80 else text[:77] + "..."
+    more = f" and {len(worse) - 1} more" if len(worse) > 1 else ""
+    growth = f"+{(after - before) / before:.0%}" if before else "from 0"
+    return (
+        f"kept {index.name} ({looks}): hidden with hypopg, the estimate of `{text}` goes {before:.0f} -> {after:.0f}"
+        f" ({growth}){more}"
+    )
 
 
 def _covering(index: ExistingIndex, others: Sequence[ExistingIndex]) -> ExistingIndex | None:
