@@ -40,7 +40,7 @@ def advise(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
         from ..advice.branch import check_branch
 
         check_branch(args.desired, args.branch)  # before the advisor's minutes, not after them
-    from .verbs import connect_configured
+    from .common import connect_configured
 
     url, conn = connect_configured(args, secrets)
     if args.prove:

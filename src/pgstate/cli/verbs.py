@@ -12,12 +12,13 @@ from typing import Any
 
 import psycopg
 
-from ..backup.location import check_backup_root
 from ..db.connection import connect, resolve_target
-from ..db.pooler import refuse_declared_pooler, say_pooler_notice
+from ..db.pooler import say_pooler_notice
 from ..errors import ExitCode, PgstateError
 from ..planning.plan import Plan
 from ..report import plan as plan_render
+from .advise import advise
+from .common import change_options, changing_target, confirmation, connect_configured, say_to
 from .fleet import (
     fleet_report,
     primary_connection,
@@ -27,6 +28,7 @@ from .fleet import (
     write_drift_result,
     write_plan_result,
 )
+from .runs import history, rollback
 from .settings import configured_url, default_schema
 
 PLAN_FORMATS: dict[str, Callable[[Plan, psycopg.Connection[Any] | None], str]] = {
@@ -35,13 +37,6 @@ PLAN_FORMATS: dict[str, Callable[[Plan, psycopg.Connection[Any] | None], str]] =
     "sql": plan_render.plan_sql,
     "markdown": plan_render.plan_markdown,
 }
-
-
-def connect_configured(args: argparse.Namespace, secrets: list[str]) -> tuple[str, psycopg.Connection[Any]]:
-    target = resolve_target(configured_url(args), Path.cwd())
-    secrets.append(target.url)
-    say_pooler_notice(target)
-    return target.url, connect(target.url)
 
 
 def validate(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
@@ -121,31 +116,20 @@ def show(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
 
 def apply(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     from ..execution.apply import apply
-    from ..execution.options import ApplyOptions
     from ..pipeline import load_desired
 
     refuse_standby_target(args, "apply")
     specs = load_desired(args.desired, default_schema=default_schema(args), overlay=args.overlay)
-    check_backup_root(args.backup_dir)
-    target = resolve_target(configured_url(args), Path.cwd())
-    refuse_declared_pooler(target, "apply")
-    url = target.url
-    secrets.append(url)
-    options = ApplyOptions(
-        lock_timeout=args.lock_timeout,
-        retries=args.retries,
-        wait=args.wait is not None,
-        wait_limit=_wait_limit(args),
+    url = changing_target(args, secrets, "apply")
+    options = change_options(
+        args,
         plan_file=args.plan_file,
-        show_progress=sys.stderr.isatty() and args.format == "text",
         allow_destructive=args.allow_destructive,
         allow_authz_widening=args.allow_authz_widening,
-        build_wait=args.build_wait,
-        backup_dir=args.backup_dir,
         full_backup=args.backup == "full",
         replica_lag_budget=args.replica_lag_budget,
     )
-    outcome = apply(url, specs, options, say=_say(args), confirm=_confirmation(args))
+    outcome = apply(url, specs, options, say=say_to(args), confirm=confirmation(args))
     replicas = _standbys_after(url, args) if outcome.run_id is not None else []
     write_apply_result(args, outcome.run_id, outcome.exit_code, replicas)
     if args.format == "json":
@@ -170,33 +154,8 @@ def _standbys_after(url: str, args: argparse.Namespace) -> list[Any]:
     with connect(url) as conn:
         lags = wait_for_standbys(conn, args.replica_lag_budget)
     for lag in lags:
-        _say(args)(("" if lag.caught_up or not lag.visible else "warning: ") + lag.describe())
+        say_to(args)(("" if lag.caught_up or not lag.visible else "warning: ") + lag.describe())
     return lags
-
-
-def _say(args: argparse.Namespace) -> Callable[[str], None]:
-    def say(message: str) -> None:
-        if args.format == "text":
-            print(message, file=sys.stderr)
-
-    return say
-
-
-def _confirmation(args: argparse.Namespace) -> Callable[[Plan, psycopg.Connection[Any]], bool]:
-    def confirm(found: Plan, conn: psycopg.Connection[Any]) -> bool:
-        if args.yes:
-            return True
-        if not sys.stdin.isatty():
-            raise PgstateError(
-                "apply needs a confirmation and there is no terminal to ask on",
-                hint="review the plan, then pass --yes",
-            )
-        sys.stderr.write(plan_render.plan_text(found, conn))
-        sys.stderr.write(f"Apply these {len(found.steps)} step(s)? [y/N] ")
-        sys.stderr.flush()
-        return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-    return confirm
 
 
 def drift(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
@@ -331,68 +290,6 @@ def _lint_output(format_: str, findings: list[Any]) -> str:
     return render_json(findings) if format_ == "json" else render_text(findings)
 
 
-def history(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from ..history import runs
-    from ..report.history import run_text, runs_text
-
-    _, conn = connect_configured(args, secrets)
-    with conn:
-        found = runs.read_runs(conn, args.run)
-    if args.run is not None and not found:
-        raise PgstateError(f"there is no run {args.run} in pgstate.runs", hint="list them with `pgstate history`")
-    if args.format == "json":
-        payload: Any = [
-            {**run.summary(), "plan": run.plan, "steps": run.steps} if args.run is not None else run.summary()
-            for run in found
-        ]
-        sys.stdout.write(
-            json.dumps(payload[0] if args.run is not None else payload, indent=2, sort_keys=True, default=str) + "\n"
-        )
-    else:
-        from ..report.terminal import console_for, write
-
-        write(console_for(sys.stdout), run_text(found[0]) if args.run is not None else runs_text(found))
-    return ExitCode.OK
-
-
-def rollback(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
-    from ..execution.options import ApplyOptions
-    from ..history.rollback import RollbackOptions, rollback
-
-    refuse_standby_target(args, "rollback")
-    check_backup_root(args.backup_dir)
-    target = resolve_target(configured_url(args), Path.cwd())
-    refuse_declared_pooler(target, "rollback")
-    url = target.url
-    secrets.append(url)
-    options = RollbackOptions(
-        ApplyOptions(
-            lock_timeout=args.lock_timeout,
-            retries=args.retries,
-            wait=args.wait is not None,
-            wait_limit=_wait_limit(args),
-            build_wait=args.build_wait,
-            show_progress=sys.stderr.isatty() and args.format == "text",
-            backup_dir=args.backup_dir,
-        ),
-        force=args.force,
-    )
-    outcome = rollback(url, args.run, options, say=_say(args), confirm=_confirmation(args))
-    if args.format == "json":
-        result = {
-            "run_id": outcome.run_id,
-            "rollback_of": args.run,
-            "status": "applied" if outcome.run_id else "no changes",
-            "plan": outcome.plan.to_json(None),
-        }
-        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    elif outcome.run_id is None:
-        print(f"No changes: the managed objects are as they were before run {args.run}.")
-    else:
-        print(f"Rolled back run {args.run} as run {outcome.run_id} ({len(outcome.plan.steps)} step(s)); verified.")
-    return outcome.exit_code
-
-
 def export(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     """Desired files for the named objects (or every table, --all): a line per file on stdout, then the counts;
     what was left out on stderr."""
@@ -443,8 +340,6 @@ def embedded(args: argparse.Namespace, secrets: list[str]) -> ExitCode:
     return ExitCode.OK  # a report, like history: whether it runs is its answer, not an error
 
 
-from .advise import advise  # noqa: E402  # the verb imports connect_configured from here
-
 VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
     "advise": advise,
     "targets": targets,
@@ -461,10 +356,3 @@ VERBS: dict[str, Callable[[argparse.Namespace, list[str]], ExitCode]] = {
     "show": show,
     "embedded": embedded,
 }
-
-
-def _wait_limit(args: argparse.Namespace) -> str | None:
-    """--wait DURATION: at most that long; --wait alone: as long as it takes."""
-    from .parser import WAIT_AS_LONG_AS_IT_TAKES
-
-    return None if args.wait in (None, WAIT_AS_LONG_AS_IT_TAKES) else str(args.wait)

@@ -12,19 +12,8 @@ import time
 from pathlib import Path
 
 from ..errors import PgstateError
-from .local import (
-    LocalServer,
-    _make_reachable,
-    _port_for,
-    _prepare_socket_dir,
-    _read_pidfile,
-    _run,
-    _server_identity,
-    _socket_dir,
-    _start,
-    _write_settings,
-    running_server,
-)
+from .access import make_reachable, port_for, prepare_socket_dir, server_identity, socket_dir_for
+from .local import LocalServer, read_pidfile, run_binary, running_server, start, write_settings
 
 _CATCH_UP_S = 60
 
@@ -39,10 +28,10 @@ def ensure_standby(
     if found is not None:
         return found
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    run_as = _server_identity()
-    _make_reachable(run_as, primary.bin_dir, data_dir)
+    run_as = server_identity()
+    make_reachable(run_as, primary.bin_dir, data_dir)
     if not (data_dir / "PG_VERSION").is_file():
-        _run(
+        run_binary(
             run_as,
             [
                 primary.bin("pg_basebackup"),
@@ -64,12 +53,12 @@ def ensure_standby(
             what="pg_basebackup",
             data_dir=data_dir,
         )
-    socket_dir = _socket_dir(data_dir)
-    _prepare_socket_dir(run_as, socket_dir)
+    socket_dir = socket_dir_for(data_dir)
+    prepare_socket_dir(run_as, socket_dir)
     # The clone carries the primary's pgstate.conf (its socket and port): the standby gets its own.
-    _write_settings(run_as, data_dir, socket_dir, _port_for(data_dir), fast, preload)
-    _start(run_as, primary.bin_dir, data_dir)
-    running = _read_pidfile(data_dir)
+    write_settings(run_as, data_dir, socket_dir, port_for(data_dir), fast, preload)
+    start(run_as, primary.bin_dir, data_dir)
+    running = read_pidfile(data_dir)
     if running is None:
         raise PgstateError(f"the standby in {data_dir} started but wrote no postmaster.pid")
     port, socket = running

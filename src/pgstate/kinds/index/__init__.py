@@ -25,7 +25,7 @@ from ...source.compose import Part, Unexpressible
 from ...source.documents import Header
 from ..base import Desired, Disposition, Kind, Live, register
 from ..context import PlanContext
-from . import canonical, steps
+from . import canonical, owners, projection, steps
 from .canonical import IndexDesired
 from .document import index_entry, unexpressible
 from .model import Index, IndexesSpec, key_of, temporary_name
@@ -123,7 +123,7 @@ class IndexKind(Kind[IndexesSpec, Index]):
         live: Live[Index],
         rounds: Sequence[frozenset[QualifiedName]],
     ) -> None:
-        canonical.project_in_batch(sandbox, specs, live.objects)
+        projection.project_in_batch(sandbox, specs, live.objects)
         canonical.deparse_in_batch(sandbox, specs, live.objects, rounds)
 
     def canonicalize(self, sandbox: Sandbox, specs: Sequence[IndexesSpec], live: Live[Index]) -> IndexDesired:
@@ -131,7 +131,7 @@ class IndexKind(Kind[IndexesSpec, Index]):
 
     def finish(self, sandbox: Sandbox, desired: Desired[Index], live: Live[Index]) -> IndexDesired:
         assert isinstance(desired, canonical.IndexDesired)
-        return canonical.with_owners(sandbox, desired, live.objects)
+        return owners.with_owners(sandbox, desired, live.objects)
 
     # --- comparing ------------------------------------------------------------------------------------------
 
