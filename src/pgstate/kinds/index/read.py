@@ -56,6 +56,8 @@ def index_names(cur: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> Name
 
 
 def _with_int_oids(row: Sequence[Any]) -> tuple[Any, ...]:
+    if type(row[0]) is int:  # read here: psycopg gave the oids as numbers already (the batch's JSON gives strings)
+        return tuple(row)
     values = list(row)
     values[0] = int(values[0])
     values[10] = [int(oid) for oid in values[10]]

@@ -163,10 +163,13 @@ class PolicyKind(Kind[PoliciesSpec, Policy]):
         desired = declared.objects
         live = context.live.of(self.name).objects
         accesses: dict[QualifiedName, TableAccess] = {}
+        grouped: list[dict[QualifiedName, tuple[Policy, ...]]] = []  # live, declared: once, when first asked
 
         def access(policy: Policy) -> TableAccess:
             if policy.table not in accesses:
-                accesses[policy.table] = authz.table_access(context, declared, policy.table)
+                if not grouped:
+                    grouped.extend([authz.by_table(live.values()), authz.by_table(desired.values())])
+                accesses[policy.table] = authz.table_access(context, declared, policy.table, *grouped)
             return accesses[policy.table]
 
         steps: list[Step] = []

@@ -66,20 +66,33 @@ class TableAccess:
     stable: frozenset[int]  # oids of functions that are not volatile (a wrapped call of them is the same value)
 
 
-def table_access(context: PlanContext, declared: PolicyDesired, table: QualifiedName) -> TableAccess:
+def by_table(policies: Iterable[Policy]) -> dict[QualifiedName, tuple[Policy, ...]]:
+    """Policies grouped by their table, in their order: what ``table_access`` takes, made once per plan (a walk
+    of every policy for each changed table was 0.6 s for 500 of 5,000 tables)."""
+    grouped: dict[QualifiedName, list[Policy]] = {}
+    for policy in policies:
+        grouped.setdefault(policy.table, []).append(policy)
+    return {table: tuple(found) for table, found in grouped.items()}
+
+
+def table_access(
+    context: PlanContext,
+    declared: PolicyDesired,
+    table: QualifiedName,
+    live_of: Mapping[QualifiedName, tuple[Policy, ...]],
+    declared_of: Mapping[QualifiedName, tuple[Policy, ...]],
+) -> TableAccess:
     """The table's policies before and after the run, and whether RLS is on at both ends (a flag pgstate did not
-    read counts as on: then every policy step is judged)."""
+    read counts as on: then every policy step is judged). ``live_of`` and ``declared_of``: the live and the
+    declared policies ``by_table``."""
     live_flags = context.live.of("rls").objects.get(rls_key(table))
     desired_rls = context.kind_desired("rls")
     wanted_flags = desired_rls.objects.get(rls_key(table)) if desired_rls is not None else None
     on_before = live_flags.enabled if live_flags is not None else True
     on_after = wanted_flags.enabled if wanted_flags is not None else on_before
-    before = tuple(policy for policy in context.live.of("policy").objects.values() if policy.table == table)
-    after = (
-        tuple(policy for policy in declared.objects.values() if policy.table == table)
-        if table in declared.tables
-        else before  # undeclared: its policies stay as they are (one in the way is created again as it was)
-    )
+    before = live_of.get(table, ())
+    # undeclared: its policies stay as they are (one in the way is created again as it was)
+    after = declared_of.get(table, ()) if table in declared.tables else before
     return TableAccess(on_before and on_after, before, after, declared.stable_functions)
 
 
