@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import psycopg
 from psycopg import sql
@@ -158,9 +158,9 @@ class Payload(Protocol):
     def run(self, url: str, cur: psycopg.Cursor[Any] | None, lock_timeout: str) -> None: ...
 
 
-@dataclass(frozen=True, order=True)
-class StepId:
-    """A step's identity: what it does, and to which object (the key carries the kind)."""
+class StepId(NamedTuple):
+    """A step's identity: what it does, and to which object (the key carries the kind). A tuple underneath: the
+    dependency graph hashes and compares ids some millions of times in a large plan, and a tuple does it in C."""
 
     action: Action
     subject: ObjectKey
